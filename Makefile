@@ -1,0 +1,23 @@
+# One command sets everything up, one runs the tests: `make setup`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+# CPU wheel by default. On a GPU machine: make setup TORCH_INDEX=https://download.pytorch.org/whl/cu128
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint data train
+
+setup:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install -e ".[dev]" -c constraints.txt
+
+test:
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+data:
+	$(BIN)/python -m src.data.build
+	$(BIN)/python -m src.data.validate

@@ -1,0 +1,83 @@
+"""Assemble the annotated statements into the versioned train/dev/test files.
+
+    python -m src.data.build
+
+Reads ``data/annotations/seed.jsonl`` and ``data/annotations/authored/*.jsonl`` and writes
+``data/qawl/{train,dev,test}.jsonl``. Groups (a seed sentence with its variations, a paraphrase
+family) stay in one split; every seed group goes to test; the rest is split 70/15/15, stratified
+by (stance, sentiment) cell. The result depends only on the annotations and ``SEED``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+from sklearn.model_selection import StratifiedGroupKFold
+
+from src.data.io import DataError, read_jsonl, write_jsonl
+from src.data.paths import ANNOTATIONS_DIR, SPLIT_FILES
+from src.data.schema import FIELDS, SPLITS
+
+SEED = 13
+FOLDS = 20  # about 4 % of all records each, so shares can be met to within a fold
+SHARES = {"dev": 0.15, "test": 0.15}
+
+
+def group_of(record: dict) -> str:
+    if record["source"] == "seed":
+        return record["id"]
+    if record.get("derived_from"):
+        return record["derived_from"]
+    if record.get("family"):
+        return f"{record['id'].split('-')[0]}-{record['family']}"
+    return record["id"]
+
+
+def load_annotations() -> list[dict]:
+    records = [dict(r, source="seed") for r in read_jsonl(ANNOTATIONS_DIR / "seed.jsonl")]
+    for path in sorted((ANNOTATIONS_DIR / "authored").glob("*.jsonl")):
+        records += [dict(r, source="authored") for r in read_jsonl(path)]
+    return records
+
+
+def assign_splits(records: list[dict]) -> list[dict]:
+    """Copies of ``records`` with ``group`` and ``split`` set, in the schema's field order."""
+    groups = [group_of(r) for r in records]
+    seed_groups = {r["id"] for r in records if r["source"] == "seed"}
+    free = [i for i, group in enumerate(groups) if group not in seed_groups]
+    cells = [f"{records[i]['stance']}/{records[i]['sentiment']}" for i in free]
+    folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
+    fold_of = {}
+    for fold, (_, held) in enumerate(folds.split(free, cells, [groups[i] for i in free])):
+        fold_of.update({free[i]: fold for i in held})
+    fold_size = len(free) / FOLDS
+    forced = {"dev": 0, "test": len(records) - len(free)}
+    split_of_fold, next_fold = {}, 0
+    for split, share in SHARES.items():
+        count = max(0, round((share * len(records) - forced[split]) / fold_size))
+        split_of_fold.update({fold: split for fold in range(next_fold, next_fold + count)})
+        next_fold += count
+    assigned = []
+    for i, record in enumerate(records):
+        split = split_of_fold.get(fold_of[i], "train") if i in fold_of else "test"
+        full = dict(record, group=groups[i], split=split, derived_from=record.get("derived_from"))
+        assigned.append({name: full[name] for name in FIELDS})
+    return assigned
+
+
+def main() -> int:
+    try:
+        records = assign_splits(load_annotations())
+    except DataError as err:
+        print(err, file=sys.stderr)
+        return 1
+    for split in SPLITS:
+        write_jsonl(SPLIT_FILES[split], (r for r in records if r["split"] == split))
+    counts = Counter(r["split"] for r in records)
+    print(", ".join(f"{split} {counts[split]}" for split in SPLITS), f"(total {len(records)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

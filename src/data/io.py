@@ -1,0 +1,51 @@
+"""Reading and writing the dataset's JSON Lines files, with errors that name file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """A problem in an input file; the message starts with ``file:line:`` where a line is known."""
+
+
+def read_numbered_jsonl(path: str | Path) -> list[tuple[int, dict]]:
+    """``(line number, record)`` pairs of a JSONL file; blank lines are skipped, any other line
+    must be a JSON object."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        records.append((number, record))
+    return records
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The records of a JSONL file (see :func:`read_numbered_jsonl`)."""
+    return [record for _, record in read_numbered_jsonl(path)]
+
+
+def write_jsonl(path: str | Path, records: Iterable[dict]) -> None:
+    """Write records one per line, Arabic kept readable; the file is replaced only when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    partial.replace(path)

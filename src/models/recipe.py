@@ -1,0 +1,113 @@
+"""Fine-tuning a BERT-family classifier on one task with the Hugging Face Trainer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from src.fitting import METRICS_FILE, FitContext
+from src.metrics import compute_metrics_for
+from src.model_card import write_model_card
+
+INPUTS = ("input_ids", "token_type_ids", "attention_mask")
+
+
+def max_length_for(tokenizer, model, configured: int) -> int:
+    """``configured``, capped by what the model can take. CAMeLBERT's tokenizer reports an
+    absurd ``model_max_length``, so the position embeddings are the real limit."""
+    limits = [configured, tokenizer.model_max_length,
+              getattr(model.config, "max_position_embeddings", configured)]
+    return min(limits)
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+class BertRecipe:
+    """Shared fit-and-export path; subclasses say how to build the tokenizer and model."""
+
+    base_model: str | None
+
+    def build(self, labels: Sequence[str], train_texts: Sequence[str]):
+        raise NotImplementedError
+
+    def fit(self, ctx: FitContext) -> dict:
+        import torch
+        from hydra.utils import instantiate
+        from transformers import (
+            DataCollatorWithPadding,
+            EarlyStoppingCallback,
+            Trainer,
+            set_seed,
+        )
+
+        set_seed(ctx.seed)  # the classification head (and tiny's whole model) is random
+        tokenizer, model = self.build(ctx.labels, ctx.texts("train"))
+        length = max_length_for(tokenizer, model, ctx.trainer.max_length)
+
+        def encode(split: str):
+            encoded = tokenizer(ctx.texts(split), truncation=True, max_length=length)
+            data = {name: encoded[name] for name in INPUTS if name in encoded}
+            from datasets import Dataset
+
+            return Dataset.from_dict({**data, "labels": ctx.targets(split)})
+
+        splits = {split: encode(split) for split in ctx.data}
+        args = instantiate(ctx.trainer.args)(output_dir=str(ctx.checkpoint_dir), seed=ctx.seed)
+        weights = ctx.class_weights()
+        loss = None
+        if weights is not None:
+            weight = torch.tensor(weights, dtype=torch.float)
+
+            def loss(outputs, labels, num_items_in_batch=None):
+                logits = outputs["logits"]
+                return torch.nn.functional.cross_entropy(
+                    logits, labels, weight=weight.to(logits.device, logits.dtype))
+
+        callbacks = []
+        if ctx.trainer.get("early_stopping_patience"):
+            callbacks.append(EarlyStoppingCallback(ctx.trainer.early_stopping_patience))
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=splits["train"],
+            eval_dataset=splits["dev"],
+            processing_class=tokenizer,
+            data_collator=DataCollatorWithPadding(tokenizer),
+            compute_metrics=compute_metrics_for(ctx.labels),
+            compute_loss_func=loss,
+            callbacks=callbacks,
+        )
+        trainer.train(resume_from_checkpoint=last_checkpoint(ctx.checkpoint_dir)
+                      if ctx.resume else None)
+        metrics = {
+            split: _strip(trainer.evaluate(splits[split], metric_key_prefix=split), split)
+            for split in ("dev", "test")
+        }
+        if trainer.is_world_process_zero():
+            model.config.finetuning_task = ctx.task
+            trainer.save_model(str(ctx.output_dir))
+            ctx.normalizer.save(ctx.output_dir)
+            write_model_card(ctx, metrics, base_model=self.base_model,
+                             library="transformers", max_length=length)
+            save_metrics(ctx.output_dir, metrics)
+        return metrics
+
+
+def _strip(metrics: dict, prefix: str) -> dict:
+    """Our metric names without the Trainer's prefix and timing entries."""
+    keep = {}
+    for key, value in metrics.items():
+        name = key.removeprefix(f"{prefix}_")
+        if "runtime" in name or "per_second" in name or name == "epoch":
+            continue
+        keep[name] = round(float(value), 6)
+    return keep
+
+
+def save_metrics(folder: Path, metrics: dict) -> None:
+    Path(folder, METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")

@@ -1,0 +1,61 @@
+"""A small BERT built from scratch on the training texts: the offline model for tests and demos."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.models.recipe import BertRecipe
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def train_wordpiece(texts: Sequence[str], vocab_size: int, min_frequency: int = 2):
+    """A BERT tokenizer whose WordPiece vocabulary is learnt from ``texts``."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertTokenizer
+
+    # Arabic has no case, and diacritics are handled by the normaliser, not by accent stripping.
+    wordpiece = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=False,
+                                       strip_accents=False, lowercase=False)
+    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=min_frequency,
+                                  special_tokens=SPECIAL_TOKENS, show_progress=False)
+    with tempfile.TemporaryDirectory() as folder:
+        wordpiece.save_model(folder)
+        return BertTokenizer(vocab_file=str(Path(folder, "vocab.txt")), do_lower_case=False,
+                             tokenize_chinese_chars=False, strip_accents=False,
+                             model_max_length=512)
+
+
+@dataclass
+class TinyBert(BertRecipe):
+    """Randomly initialised BERT (hidden <= 256, a few layers) with its own WordPiece vocabulary.
+    It learns from the fine-tuning data alone, so expect far weaker scores than CAMeLBERT."""
+
+    vocab_size: int = 4000
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    intermediate_size: int = 256
+    max_position_embeddings: int = 512
+
+    base_model = None
+
+    def build(self, labels: Sequence[str], train_texts: Sequence[str]):
+        from transformers import BertConfig, BertForSequenceClassification
+
+        tokenizer = train_wordpiece(train_texts, self.vocab_size)
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            intermediate_size=self.intermediate_size,
+            max_position_embeddings=self.max_position_embeddings,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+        )
+        return tokenizer, BertForSequenceClassification(config)

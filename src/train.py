@@ -1,0 +1,88 @@
+"""Fine-tune stance and sentiment classifiers: ``python -m src.train [overrides]``.
+
+``train(cfg)`` does the work and returns the metrics, so tests and notebooks call it with a
+composed config; ``main`` is the command-line wrapper.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from src.config import CONFIG_DIR
+from src.data.io import DataError
+from src.fitting import METRICS_FILE, FitContext
+from src.models.pretrained import ModelUnavailableError
+
+TASKS = {"both": ("stance", "sentiment"), "stance": ("stance",), "sentiment": ("sentiment",)}
+
+
+def tasks_of(cfg: DictConfig, available: list[str]) -> tuple[str, ...]:
+    if cfg.task not in TASKS:
+        raise DataError(f"task={cfg.task}: expected one of {', '.join(TASKS)}")
+    wanted = TASKS[cfg.task] if cfg.task != "both" else tuple(t for t in TASKS["both"]
+                                                              if t in available)
+    missing = [task for task in wanted if task not in available]
+    if missing or not wanted:
+        raise DataError(f"the data has no {', '.join(missing) or 'label'} column "
+                        f"(it has {', '.join(available) or 'none'}); set task= or "
+                        "data.label_columns")
+    return wanted
+
+
+def train(cfg: DictConfig) -> dict:
+    """Fit one model per task into ``cfg.paths.output_dir``; return ``{task: {split: metrics}}``.
+
+    Each task's folder is a complete model export; ``metrics.json`` beside them holds all
+    tasks. With ``resume=true`` a finished task is kept and an unfinished one continues from
+    its last checkpoint.
+    """
+    run_dir = Path(cfg.paths.output_dir)
+    data = instantiate(cfg.data, _convert_="all")
+    normalizer = instantiate(cfg.normalization)
+    recipe = instantiate(cfg.model)
+    metrics = {}
+    for task in tasks_of(cfg, [t for t in TASKS["both"] if t in data["train"].column_names]):
+        done = run_dir / task / METRICS_FILE
+        if cfg.resume and done.is_file():
+            metrics[task] = json.loads(done.read_text())
+            continue
+        ctx = FitContext(task=task, data=data, normalizer=normalizer, trainer=cfg.trainer,
+                         seed=cfg.seed, output_dir=run_dir / task,
+                         checkpoint_dir=run_dir / "checkpoints" / task, resume=cfg.resume)
+        metrics[task] = recipe.fit(ctx)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        metrics = train(cfg)
+    except InstantiationException as err:
+        # instantiate() wraps the loader's errors; ours already say what is wrong and where.
+        if not isinstance(err.__cause__, DataError):
+            raise
+        print(f"error: {err.__cause__}", file=sys.stderr)
+        sys.exit(2)
+    except (ModelUnavailableError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    for task, splits in metrics.items():
+        print(f"{task:<10}" + "  ".join(f"{split} macro-F1 {values['macro_f1']:.4f}"
+                                        for split, values in splits.items()))
+    print(f"outputs: {cfg.paths.output_dir}")
+    # Hydra sweepers (e.g. Optuna) optimise the returned value.
+    return sum(s["dev"]["macro_f1"] for s in metrics.values()) / len(metrics)
+
+
+if __name__ == "__main__":
+    main()

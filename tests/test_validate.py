@@ -1,0 +1,99 @@
+import pytest
+
+from src.data import validate
+from src.data.build import assign_splits, load_annotations
+from src.data.io import read_jsonl
+from src.data.paths import SPLIT_FILES
+from src.data.schema import FIELDS, SPLITS
+from tests.conftest import record
+
+
+def run(capsys, *args):
+    code = validate.main([*map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_project_dataset_passes_with_all_targets(capsys):
+    code, output = run(capsys)
+    assert code == 0, output
+    assert "MISSED" not in output
+    assert "no problems" in output
+
+
+@pytest.fixture(scope="module")
+def built():
+    return assign_splits(load_annotations())
+
+
+def test_committed_splits_are_what_the_builder_makes(built):
+    for split in SPLITS:
+        assert read_jsonl(SPLIT_FILES[split]) == [r for r in built if r["split"] == split]
+
+
+def test_seed_groups_are_in_test_and_groups_never_cross_splits(built):
+    splits_of = {}
+    for r in built:
+        splits_of.setdefault(r["group"], set()).add(r["split"])
+        if r["source"] == "seed" or r["derived_from"]:
+            assert r["split"] == "test", r["id"]
+    assert all(len(s) == 1 for s in splits_of.values())
+    assert all(list(r) == list(FIELDS) for r in built)
+
+
+@pytest.mark.parametrize(
+    ("rows", "line", "expected"),
+    [
+        ([record(), "{not json"], 2, "not valid JSON"),
+        ([record(stance="turkey")], 1, "unknown stance 'turkey'"),
+        ([record(sentiment="happy")], 1, "unknown sentiment 'happy'"),
+        ([{k: v for k, v in record().items() if k != "speaker"}], 1, "missing field 'speaker'"),
+        ([record(), record(id="a-1", text="نص آخر مختلف تماما عن الأول")], 2, "duplicate id"),
+        ([record(), record(id="a-2")], 2, "duplicate text"),
+        ([record(split="valid")], 1, "unknown split 'valid'"),
+        ([record(text="  ")], 1, "'text' must be a non-empty string"),
+        ([record(source="seed", id="seed-01", group="seed-01")], 1, "belong in test"),
+    ],
+)
+def test_broken_file_is_reported_with_file_and_line(capsys, write_jsonl, rows, line, expected):
+    path = write_jsonl("broken.jsonl", rows)
+    code, output = run(capsys, "--no-targets", path)
+    assert code == 1
+    assert f"{path}:{line}:" in output
+    assert expected in output
+
+
+def test_group_leaking_across_split_files(capsys, write_jsonl):
+    train = write_jsonl("train.jsonl", [record(group="g")])
+    test = write_jsonl("test.jsonl", [record(id="a-2", text="نص مختلف عن الأول في الاختبار",
+                                             split="test", group="g")])
+    code, output = run(capsys, "--no-targets", train, test)
+    assert code == 1
+    assert "group 'g' crosses splits" in output
+    assert f"{test}:1" in output
+
+
+def test_near_duplicate_across_splits_is_leakage(capsys, write_jsonl):
+    text = "قال المتحدث باسم الائتلاف الوطني إن قوات النظام قصفت الأحياء السكنية في المدينة"
+    path = write_jsonl("pairs.jsonl", [record(text=text),
+                                       record(id="a-2", group="a-2", split="test",
+                                              text=text.replace("المدينة", "المدينه"))])
+    code, output = run(capsys, "--no-targets", path)
+    assert code == 1
+    assert "near-duplicate" in output and "across splits" in output
+
+
+def test_small_file_misses_targets(capsys, write_jsonl):
+    code, output = run(capsys, write_jsonl("small.jsonl", [record()]))
+    assert code == 1
+    assert "MISSED" in output
+
+
+def test_unreadable_input_is_one_message(capsys, tmp_path):
+    bad = tmp_path / "latin.jsonl"
+    bad.write_bytes("نص".encode("cp1256"))
+    code, output = run(capsys, bad)
+    assert code == 1
+    assert f"{bad}: not UTF-8" in output
+    code, output = run(capsys, tmp_path / "absent.jsonl")
+    assert code == 1 and "no such file" in output
