@@ -1,7 +1,7 @@
 import pytest
 
 from src.data import validate
-from src.data.build import assign_splits, load_annotations
+from src.data.build import CARD, assign_splits, counts_markdown, load_annotations
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 from src.data.schema import FIELDS, SPLITS
@@ -29,6 +29,10 @@ def built():
 def test_committed_splits_are_what_the_builder_makes(built):
     for split in SPLITS:
         assert read_jsonl(SPLIT_FILES[split]) == [r for r in built if r["split"] == split]
+
+
+def test_data_card_counts_are_current(built):
+    assert counts_markdown(built) in CARD.read_text(encoding="utf-8")
 
 
 def test_seed_groups_are_in_test_and_groups_never_cross_splits(built):

@@ -10,18 +10,21 @@ by (stance, sentiment) cell. The result depends only on the annotations and ``SE
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 
 from sklearn.model_selection import StratifiedGroupKFold
 
 from src.data.io import DataError, read_jsonl, write_jsonl
-from src.data.paths import ANNOTATIONS_DIR, SPLIT_FILES
-from src.data.schema import FIELDS, SPLITS
+from src.data.paths import ANNOTATIONS_DIR, DATA_DIR, SPLIT_FILES
+from src.data.schema import FIELDS, SENTIMENTS, SPLITS, STANCES
 
 SEED = 13
 FOLDS = 20  # about 4 % of all records each, so shares can be met to within a fold
 SHARES = {"dev": 0.15, "test": 0.15}
+CARD = DATA_DIR / "README.md"
+COUNTS_BLOCK = re.compile(r"(<!-- counts:start -->\n).*?(<!-- counts:end -->)", re.DOTALL)
 
 
 def group_of(record: dict) -> str:
@@ -66,6 +69,30 @@ def assign_splits(records: list[dict]) -> list[dict]:
     return assigned
 
 
+def counts_markdown(records: list[dict]) -> str:
+    """The data card's count tables: per split and label, and per (stance, sentiment) cell."""
+    columns = (*STANCES, *SENTIMENTS)
+    lines = ["| split | " + " | ".join(columns) + " | total |",
+             "| --- |" + " ---: |" * (len(columns) + 1)]
+    for split in (*SPLITS, "all"):
+        subset = [r for r in records if split in ("all", r["split"])]
+        counts = Counter(r["stance"] for r in subset) + Counter(r["sentiment"] for r in subset)
+        lines.append(f"| {split} | " + " | ".join(str(counts[c]) for c in columns)
+                     + f" | {len(subset)} |")
+    cells = Counter((r["stance"], r["sentiment"]) for r in records)
+    lines += ["", "| stance × sentiment | " + " | ".join(SENTIMENTS) + " |",
+              "| --- |" + " ---: |" * len(SENTIMENTS)]
+    lines += [f"| {stance} | " + " | ".join(str(cells[(stance, s)]) for s in SENTIMENTS) + " |"
+              for stance in STANCES]
+    seeds = sum(r["source"] == "seed" for r in records)
+    variations = sum(bool(r["derived_from"]) for r in records)
+    unattributed = sum(r["speaker"] is None for r in records) / len(records)
+    lines += ["", f"Sources: {seeds} seed sentences, {len(records) - seeds} authored statements "
+              f"({variations} of them variations of a seed sentence). {unattributed:.1%} of the "
+              "statements have no named speaker."]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     try:
         records = assign_splits(load_annotations())
@@ -74,6 +101,9 @@ def main() -> int:
         return 1
     for split in SPLITS:
         write_jsonl(SPLIT_FILES[split], (r for r in records if r["split"] == split))
+    card = CARD.read_text(encoding="utf-8")
+    CARD.write_text(COUNTS_BLOCK.sub(lambda m: m[1] + counts_markdown(records) + m[2], card),
+                    encoding="utf-8")
     counts = Counter(r["split"] for r in records)
     print(", ".join(f"{split} {counts[split]}" for split in SPLITS), f"(total {len(records)})")
     return 0
