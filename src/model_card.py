@@ -28,7 +28,7 @@ METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1",
 
 
 def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, library: str,
-                     max_length: int | None = None) -> None:
+                     architecture: str, recipe: str) -> None:
     """Render the card into ``ctx.output_dir/README.md``, metrics as ``model-index``."""
     model_name = f"qawl-{ctx.task}"
     eval_results = [
@@ -49,12 +49,6 @@ def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, lib
         model_name=model_name,
         eval_results=eval_results,
     )
-    args = ctx.trainer.get("args", {})
-    recipe = ", ".join(f"{key} {args[key]}" for key in
-                       ("learning_rate", "per_device_train_batch_size", "num_train_epochs")
-                       if key in args)
-    if max_length:
-        recipe += f", max length {max_length}"
     card = ModelCard.from_template(
         data,
         template_path=str(TEMPLATE),
@@ -68,9 +62,9 @@ def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, lib
         normalization=", ".join(k for k, v in asdict(ctx.normalizer).items() if v) or "none",
         repo_hint=f"path/to/{ctx.task}",
         library=library,
-        base_model=base_model,
+        architecture=architecture,
         dataset=ctx.dataset_name,
         sizes=", ".join(f"{split} {len(ctx.data[split])}" for split in ctx.data),
-        recipe=recipe or "see the run's config.yaml",
+        recipe=recipe,
     )
     card.save(str(Path(ctx.output_dir, "README.md")))

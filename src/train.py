@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import hydra
+from accelerate import PartialState
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -57,9 +58,10 @@ def train(cfg: DictConfig) -> dict:
                          seed=cfg.seed, output_dir=run_dir / task,
                          checkpoint_dir=run_dir / "checkpoints" / task, resume=cfg.resume)
         metrics[task] = recipe.fit(ctx)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    if PartialState().is_main_process:  # under torchrun every process gets here
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     return metrics
 
 
@@ -76,6 +78,8 @@ def main(cfg: DictConfig) -> float | None:
     except (ModelUnavailableError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    if not PartialState().is_main_process:
+        return None
     for task, splits in metrics.items():
         print(f"{task:<10}" + "  ".join(f"{split} macro-F1 {values['macro_f1']:.4f}"
                                         for split, values in splits.items()))

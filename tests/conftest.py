@@ -1,15 +1,45 @@
 import json
 import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
 
 # No test may reach a model hub; everything they need is built locally.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+# A fresh datasets cache: a folder loaded by name is cached by name, so edits would go unseen.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="qawl-datasets-")
 
-ROOT = Path(__file__).resolve().parents[1]
+from src.config import CONFIG_DIR, PROJECT_ROOT
+
+# The tiny model on a slice of the data: seconds per task.
+SMOKE = ("model=tiny", "trainer=cpu_smoke", "data.max_samples=96")
+
+
+def make_cfg(output_dir: Path, *overrides: str):
+    """The real training config, composed with overrides and writing into ``output_dir``."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("train", overrides=[f"paths.output_dir={output_dir}", *overrides])
+
+
+def run_module(*args: str, env: dict | None = None, cwd: Path = PROJECT_ROOT):
+    """Run ``python *args`` as a user would, capturing its output."""
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One trained tiny run (both tasks) shared by the tests that only read it."""
+    from src.train import train
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    return run_dir, train(make_cfg(run_dir, *SMOKE))
 
 
 def record(**overrides) -> dict:

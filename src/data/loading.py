@@ -86,7 +86,7 @@ def load_splits(
     whichever of stance/sentiment exist). ``labels`` fixes each task's label order; without it
     the sorted values seen in train are used, as Hugging Face's ``run_classification`` does.
     Splits without a file are cut from train with ``split_fractions``, stratified by the first
-    task. ``max_samples`` keeps the first N rows of each split, for quick runs. ``name`` is
+    task. ``max_samples`` keeps a random N rows of each split, for quick runs. ``name`` is
     recorded as each split's ``info.dataset_name`` for model cards and reports.
     """
     paths = {split: Path(path) for split, path in files.items() if path}
@@ -114,7 +114,9 @@ def load_splits(
         splits.update(_carve(splits.pop("train"), {s: fractions[s] for s in missing},
                              next(iter(label_columns)), seed))
     if max_samples:
-        splits = {s: d.select(range(min(max_samples, len(d)))) for s, d in splits.items()}
+        # A random sample, not the head: files are often ordered by label or source.
+        splits = {s: d.shuffle(seed=seed).select(range(min(max_samples, len(d))))
+                  for s, d in splits.items()}
     for data in splits.values():
         data.info.dataset_name = name
     return DatasetDict({split: splits[split] for split in SPLITS})

@@ -65,6 +65,9 @@ class PretrainedBert(BertRecipe):
     def base_model(self) -> str | None:
         return None if Path(self.name_or_path).expanduser().is_dir() else self.name_or_path
 
+    def describe(self) -> str:
+        return f"{self.name_or_path}, fine-tuned"
+
     def build(self, labels: Sequence[str], train_texts: Sequence[str]):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

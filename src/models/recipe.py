@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,8 +36,13 @@ class BertRecipe:
     def build(self, labels: Sequence[str], train_texts: Sequence[str]):
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """One line for the model card: what was trained."""
+        raise NotImplementedError
+
     def fit(self, ctx: FitContext) -> dict:
         import torch
+        from datasets import Dataset
         from hydra.utils import instantiate
         from transformers import (
             DataCollatorWithPadding,
@@ -49,15 +55,18 @@ class BertRecipe:
         tokenizer, model = self.build(ctx.labels, ctx.texts("train"))
         length = max_length_for(tokenizer, model, ctx.trainer.max_length)
 
-        def encode(split: str):
+        def encode(split: str) -> Dataset:
             encoded = tokenizer(ctx.texts(split), truncation=True, max_length=length)
             data = {name: encoded[name] for name in INPUTS if name in encoded}
-            from datasets import Dataset
-
             return Dataset.from_dict({**data, "labels": ctx.targets(split)})
 
         splits = {split: encode(split) for split in ctx.data}
         args = instantiate(ctx.trainer.args)(output_dir=str(ctx.checkpoint_dir), seed=ctx.seed)
+        native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        if args.bf16 and args.device.type == "cpu" and not native_bf16:
+            # Measured on an AVX2-only CPU: a bf16 step took 16 times as long as fp32.
+            warnings.warn("bf16 requested on a CPU without native bf16 (AVX512-BF16/AMX); it is "
+                          "emulated and far slower than fp32 here", stacklevel=1)
         weights = ctx.class_weights()
         loss = None
         if weights is not None:
@@ -91,11 +100,22 @@ class BertRecipe:
         if trainer.is_world_process_zero():
             model.config.finetuning_task = ctx.task
             trainer.save_model(str(ctx.output_dir))
+            # The Trainer pickles its arguments there; the run's config.yaml records them.
+            Path(ctx.output_dir, "training_args.bin").unlink(missing_ok=True)
             ctx.normalizer.save(ctx.output_dir)
-            write_model_card(ctx, metrics, base_model=self.base_model,
-                             library="transformers", max_length=length)
+            write_model_card(ctx, metrics, base_model=self.base_model, library="transformers",
+                             architecture=self.describe(), recipe=recipe_line(args, length))
             save_metrics(ctx.output_dir, metrics)
         return metrics
+
+
+def recipe_line(args, max_length: int) -> str:
+    warmup = args.warmup_steps
+    return (f"learning rate {args.learning_rate}, batch {args.per_device_train_batch_size} per "
+            f"device, {args.num_train_epochs} epochs, warm-up {warmup:g}"
+            f"{' of the steps' if warmup < 1 else ' steps'}, weight decay {args.weight_decay}, "
+            f"max length {max_length}, best dev {args.metric_for_best_model} checkpoint"
+            f"{', bf16' if args.bf16 else ''}")
 
 
 def _strip(metrics: dict, prefix: str) -> dict:

@@ -57,6 +57,11 @@ class TfidfLogReg:
             {"task": ctx.task, "id2label": dict(enumerate(ctx.labels))}, ensure_ascii=False,
             indent=2) + "\n")
         ctx.normalizer.save(ctx.output_dir)
-        write_model_card(ctx, metrics, base_model=None, library="sklearn")
+        write_model_card(
+            ctx, metrics, base_model=None, library="sklearn",
+            architecture=f"TF-IDF over {self.analyzer} {self.ngram_min}-{self.ngram_max}-grams "
+                         "and logistic regression",
+            recipe=f"C {self.C}, sublinear tf {self.sublinear_tf}, min df {self.min_df}"
+                   f"{', balanced class weights' if ctx.trainer.get('class_weights') else ''}")
         save_metrics(ctx.output_dir, metrics)
         return metrics

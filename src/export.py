@@ -1,0 +1,97 @@
+"""Publish a run's models on the Hugging Face Hub.
+
+    python -m src.export RUN_DIR --push-to-hub ORG/NAME [--task stance] [--private] [--dry-run]
+
+Each task folder of the run becomes its own model repository, ``ORG/NAME-stance`` and
+``ORG/NAME-sentiment`` (or ``ORG/NAME`` when one task is exported), so that
+``pipeline("text-classification", model="ORG/NAME-stance")`` works as it does on the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from src.data.schema import TASKS
+
+COMMON_FILES = ("README.md", "normalization.json", "metrics.json")
+TRANSFORMERS_FILES = ("config.json", "model.safetensors", "tokenizer_config.json")
+SKLEARN_FILES = ("model.skops", "labels.json")
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def task_folders(run_dir: Path, tasks: tuple[str, ...]) -> dict[str, Path]:
+    """The complete model folders of ``run_dir`` (a run folder, or one task's folder)."""
+    if not run_dir.is_dir():
+        raise ExportError(f"{run_dir}: no such folder")
+    if any((run_dir / name).exists() for name in ("config.json", "model.skops")):
+        candidates = {run_dir.name if run_dir.name in TASKS else "model": run_dir}
+    else:
+        candidates = {task: run_dir / task for task in tasks if (run_dir / task).is_dir()}
+    if not candidates:
+        raise ExportError(f"{run_dir}: no model folder for {', '.join(tasks)} (expected a run "
+                          "folder from python -m src.train, or one of its task folders)")
+    for folder in candidates.values():
+        kind = SKLEARN_FILES if (folder / "model.skops").exists() else TRANSFORMERS_FILES
+        missing = [name for name in (*kind, *COMMON_FILES) if not (folder / name).is_file()]
+        if missing:
+            raise ExportError(f"{folder}: incomplete model folder, missing {', '.join(missing)}")
+    return candidates
+
+
+def repo_ids(name: str, folders: dict[str, Path]) -> dict[str, str]:
+    if name.count("/") != 1 or not all(name.split("/")):
+        raise ExportError(f"--push-to-hub {name}: expected ORG/NAME")
+    if len(folders) == 1:
+        return {task: name for task in folders}
+    return {task: f"{name}-{task}" for task in folders}
+
+
+def push(folder: Path, repo_id: str, private: bool) -> str:
+    from huggingface_hub import HfApi, constants
+
+    if constants.is_offline_mode():
+        raise ExportError("cannot push: HF_HUB_OFFLINE is set (unset it on a machine with access)")
+    api = HfApi()
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id,
+                               commit_message="Upload Qawl model")
+    return commit.commit_url
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m src.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="a run folder, or one task's model folder")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME", required=True,
+                        help="repository name; one repository per task gets a -TASK suffix")
+    parser.add_argument("--task", choices=(*TASKS, "both"), default="both")
+    parser.add_argument("--private", action="store_true", help="create private repositories")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="list what would be uploaded, upload nothing")
+    args = parser.parse_args(argv)
+    tasks = TASKS if args.task == "both" else (args.task,)
+    try:
+        folders = task_folders(args.run_dir, tasks)
+        for task, repo_id in repo_ids(args.push_to_hub, folders).items():
+            folder = folders[task]
+            if args.dry_run:
+                files = sorted(p.name for p in folder.iterdir() if p.is_file())
+                print(f"{folder} -> {repo_id}: {', '.join(files)}")
+            else:
+                print(f"{folder} -> {push(folder, repo_id, args.private)}")
+    except ExportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # hub errors: authentication, network, permissions
+        print(f"error: upload failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""Training tests compose the real config, shrink it, and call ``train(cfg)``."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from src.config import CONFIG_DIR
+from src.data.io import DataError
+from src.data.schema import SENTIMENTS, STANCES
+from src.fitting import FitContext
+from src.train import train
+from tests.conftest import SMOKE, make_cfg, run_module
+
+EXPERIMENTS = sorted(p.stem for p in Path(CONFIG_DIR, "experiment").glob("*.yaml"))
+MODELS = sorted(p.stem for p in Path(CONFIG_DIR, "model").glob("*.yaml"))
+
+
+def test_tiny_run_exports_complete_hugging_face_folders(tiny_run):
+    run_dir, metrics = tiny_run
+    assert json.loads((run_dir / "metrics.json").read_text()) == metrics
+    assert (run_dir / "config.yaml").is_file()
+    for task, labels in (("stance", STANCES), ("sentiment", SENTIMENTS)):
+        folder = run_dir / task
+        config = json.loads((folder / "config.json").read_text())
+        assert config["id2label"] == {str(i): label for i, label in enumerate(labels)}
+        assert config["label2id"] == {label: i for i, label in enumerate(labels)}
+        assert config["finetuning_task"] == task
+        assert (folder / "model.safetensors").is_file()
+        assert not list(folder.glob("*.bin")), "no pickled files in an export"
+        assert (folder / "tokenizer_config.json").is_file()
+        assert json.loads((folder / "normalization.json").read_text())["dediac"] is True
+        assert json.loads((folder / "metrics.json").read_text()) == metrics[task]
+        for split in ("dev", "test"):
+            assert {"accuracy", "macro_f1", "polar_macro_f1"} <= set(metrics[task][split])
+            assert 0.0 <= metrics[task][split]["macro_f1"] <= 1.0
+        card = (folder / "README.md").read_text()
+        front = yaml.safe_load(card.split("---")[1])
+        assert front["language"] == ["ar"] or front["language"] == "ar"
+        assert front["pipeline_tag"] == "text-classification"
+        results = front["model-index"][0]["results"][0]
+        macro = next(m for m in results["metrics"] if m["type"] == "macro_f1")
+        assert macro["value"] == pytest.approx(metrics[task]["test"]["macro_f1"])
+        assert all(label in card for label in labels)
+
+
+def test_export_loads_in_pipeline_without_project_code(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    script = ("import json, sys; from transformers import pipeline\n"
+              "classify = pipeline('text-classification', model=sys.argv[1], top_k=None)\n"
+              "print(json.dumps(classify(['قال المتحدث إن الهجوم أحبط'])[0]))")
+    for task, labels in (("stance", STANCES), ("sentiment", SENTIMENTS)):
+        # Run from an empty folder so that nothing of this project can be imported.
+        result = run_module("-c", script, str(run_dir / task), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        scores = json.loads(result.stdout)
+        assert sorted(s["label"] for s in scores) == sorted(labels)
+        assert sum(s["score"] for s in scores) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_sentiment_export_loads_in_camel_tools(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    # camel_tools.sentiment reads a data catalogue at import; an empty one keeps it offline.
+    (tmp_path / "catalogue.json").write_text(
+        '{"version": "1.6", "packages": {}, "components": {}}')
+    script = ("import sys; from camel_tools.sentiment import SentimentAnalyzer\n"
+              "print(SentimentAnalyzer(sys.argv[1], use_gpu=False).predict(\n"
+              "    ['رحب المبعوث بالاتفاق', 'أدان الائتلاف القصف']))")
+    result = run_module("-c", script, str(run_dir / "sentiment"), cwd=tmp_path,
+                        env={"CAMELTOOLS_DATA": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    predicted = eval(result.stdout)  # a printed list of label strings
+    assert len(predicted) == 2 and set(predicted) <= set(SENTIMENTS)
+
+
+def test_same_config_and_seed_give_identical_metrics(tmp_path):
+    overrides = (*SMOKE, "task=stance", "data.max_samples=64")
+    first = train(make_cfg(tmp_path / "a", *overrides))
+    second = train(make_cfg(tmp_path / "b", *overrides))
+    assert first == second
+    other_seed = train(make_cfg(tmp_path / "c", *overrides, "seed=7"))
+    assert other_seed != first
+
+
+def test_resume_continues_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    overrides = (*SMOKE, "task=stance", "data.max_samples=64", "trainer.args.num_train_epochs=3")
+    uninterrupted = train(make_cfg(tmp_path / "full", *overrides))
+
+    from transformers.trainer_callback import DefaultFlowCallback
+
+    original = DefaultFlowCallback.on_epoch_end
+
+    def stop_after_first_epoch(self, args, state, control, **kwargs):
+        control = original(self, args, state, control, **kwargs)
+        control.should_training_stop = state.epoch >= 1
+        return control
+
+    interrupted = tmp_path / "interrupted"
+    with monkeypatch.context() as patch:
+        patch.setattr(DefaultFlowCallback, "on_epoch_end", stop_after_first_epoch)
+        train(make_cfg(interrupted, *overrides))
+    # As after a crash: checkpoints written, the export never finished.
+    assert list((interrupted / "checkpoints" / "stance").glob("checkpoint-*"))
+    (interrupted / "stance" / "metrics.json").unlink()
+    resumed = train(make_cfg(interrupted, *overrides, "resume=true"))
+    assert resumed == uninterrupted
+
+
+def test_resume_keeps_finished_tasks(tiny_run):
+    run_dir, metrics = tiny_run
+    again = train(make_cfg(run_dir, *SMOKE, "resume=true"))
+    assert again == metrics
+
+
+def test_tfidf_run_has_the_same_metrics_shape_and_a_skops_model(tmp_path):
+    import skops.io
+
+    metrics = train(make_cfg(tmp_path, "model=tfidf"))
+    for task in ("stance", "sentiment"):
+        folder = tmp_path / task
+        path = folder / "model.skops"
+        model = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+        labels = json.loads((folder / "labels.json").read_text())["id2label"]
+        predicted = model.predict(["قال المتحدث باسم الكرملين إن موسكو ترحب بالاتفاق"])
+        assert labels[str(predicted[0])] in (STANCES if task == "stance" else SENTIMENTS)
+        assert set(metrics[task]) == {"dev", "test"}
+        assert metrics[task]["dev"]["macro_f1"] > 0.5, "tf-idf learns this data"
+        assert (folder / "README.md").is_file()
+
+
+def test_local_folder_takes_the_pretrained_path(tmp_path):
+    from src.models.tiny import TinyBert
+
+    tokenizer, model = TinyBert(hidden_size=32, num_attention_heads=2, intermediate_size=64,
+                                num_hidden_layers=1).build(["a", "b"], ["نص للتجربة"] * 20)
+    local = tmp_path / "local-bert"
+    model.save_pretrained(local)
+    tokenizer.save_pretrained(local)
+    run_dir = tmp_path / "run"
+    metrics = train(make_cfg(run_dir, "model=camelbert_msa", f"model.name_or_path={local}",
+                             "trainer=cpu_smoke", "data.max_samples=48", "task=sentiment"))
+    assert set(metrics) == {"sentiment"}
+    config = json.loads((run_dir / "sentiment" / "config.json").read_text())
+    assert list(config["id2label"].values()) == list(SENTIMENTS)
+    assert "base_model" not in yaml.safe_load((run_dir / "sentiment" / "README.md")
+                                              .read_text().split("---")[1])
+
+
+def test_unreachable_hub_model_fails_fast_with_one_message(tmp_path):
+    started = time.monotonic()
+    result = run_module("-m", "src.train", f"hydra.run.dir={tmp_path / 'run'}",
+                        env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert time.monotonic() - started < 30
+    assert result.returncode == 2
+    assert "CAMeL-Lab/bert-base-arabic-camelbert-msa" in result.stderr
+    assert "model=tiny" in result.stderr and "model.name_or_path" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_local_model_folder_is_reported(tmp_path):
+    result = run_module("-m", "src.train", f"model.name_or_path={tmp_path}/absent",
+                        f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_data_file_is_one_message_and_exit_2(tmp_path):
+    result = run_module("-m", "src.train", "model=tfidf", "data=table",
+                        f"data.files.train={tmp_path}/absent.csv",
+                        f"hydra.run.dir={tmp_path / 'run'}")
+    assert result.returncode == 2
+    assert f"{tmp_path}/absent.csv: no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes(tmp_path, experiment):
+    cfg = make_cfg(tmp_path, f"experiment={experiment}")
+    assert cfg.model._target_ and cfg.data._target_
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_model_composes(tmp_path, model):
+    assert make_cfg(tmp_path, f"model={model}").model._target_.startswith("src.models.")
+
+
+def test_own_table_trains_through_config_only(tmp_path):
+    rows = ["tweet,label"]
+    words = {"favor": "ندعم ونرحب ونشيد", "against": "نرفض وندين ونحذر", "none": "أعلن الموعد"}
+    for i in range(60):
+        label = list(words)[i % 3]
+        rows.append(f"{words[label]} بالقرار رقم {i},{label}")
+    table = tmp_path / "mine.csv"
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    metrics = train(make_cfg(tmp_path / "run", "model=tfidf", "data=table", "task=stance",
+                             f"data.files.train={table}", "data.text_column=tweet",
+                             "~data.label_columns.sentiment", "data.label_columns.stance=label"))
+    assert metrics["stance"]["test"]["macro_f1"] == 1.0
+    card = (tmp_path / "run" / "stance" / "README.md").read_text()
+    assert "mine.csv" in card
+
+
+def test_task_without_its_column_is_a_clear_error(tmp_path):
+    table = tmp_path / "only_stance.csv"
+    table.write_text("text,stance\n" + "\n".join(f"نص {i},{'ab'[i % 2]}" for i in range(20)))
+    with pytest.raises(DataError, match="no sentiment column"):
+        train(make_cfg(tmp_path / "run", "model=tfidf", "data=table", "task=sentiment",
+                       f"data.files.train={table}", "~data.label_columns.sentiment"))
+
+
+def test_balanced_class_weights(tmp_path):
+    cfg = make_cfg(tmp_path, "trainer.class_weights=balanced")
+    from hydra.utils import instantiate
+
+    data = instantiate(cfg.data)
+    ctx = FitContext(task="stance", data=data, normalizer=instantiate(cfg.normalization),
+                     trainer=cfg.trainer, seed=1, output_dir=tmp_path, checkpoint_dir=tmp_path)
+    weights = ctx.class_weights()
+    counts = [ctx.targets("train").count(i) for i in range(len(STANCES))]
+    # balanced: n_samples / (n_classes * count), so weight × count is the same for all classes
+    products = [w * c for w, c in zip(weights, counts, strict=True)]
+    assert products == pytest.approx([len(ctx.targets("train")) / len(STANCES)] * len(STANCES))
+    metrics = train(make_cfg(tmp_path / "run", *SMOKE, "task=stance", "data.max_samples=48",
+                             "trainer.class_weights=balanced"))
+    assert set(metrics["stance"]) == {"dev", "test"}
+
+
+def test_multirun_writes_mean_and_std_across_seeds(tmp_path):
+    result = run_module("-m", "src.train", "-m", "model=tfidf", "seed=1,2",
+                        "data.max_samples=200", f"hydra.sweep.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    (group,) = summary.values()
+    assert group["seeds"] == ["1", "2"]
+    macro = group["metrics"]["stance/test/macro_f1"]
+    runs = [json.loads((tmp_path / str(i) / "metrics.json").read_text())["stance"]["test"]
+            ["macro_f1"] for i in (0, 1)]
+    assert macro["mean"] == pytest.approx(sum(runs) / 2)
+    assert (tmp_path / "summary.md").read_text().count("±") >= 4
+
+
+@pytest.mark.slow
+def test_two_process_torchrun_matches_one_process(tmp_path):
+    common = ["model=tiny", "trainer=cpu_smoke", "task=stance", "data.max_samples=128"]
+    single = run_module("-m", "src.train", *common, "trainer.args.per_device_train_batch_size=16",
+                        f"hydra.run.dir={tmp_path / 'one'}")
+    assert single.returncode == 0, single.stderr
+    # Two CPU processes (gloo) with half the batch each: the same effective batch.
+    double = run_module("-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "src.train",
+                        *common, "trainer.args.per_device_train_batch_size=8",
+                        f"hydra.run.dir={tmp_path / 'two'}")
+    assert double.returncode == 0, double.stderr
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())["stance"]
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())["stance"]
+    assert set(one["test"]) == set(two["test"])
+    # Same data and recipe, different shuffling: close, not identical.
+    for split in ("dev", "test"):
+        assert abs(one[split]["macro_f1"] - two[split]["macro_f1"]) <= 0.15
+    assert (tmp_path / "two" / "stance" / "model.safetensors").is_file()
+    assert double.stdout.count("outputs:") == 1, "only the main process reports"
