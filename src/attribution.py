@@ -1,0 +1,261 @@
+"""Who says a statement: speech verbs plus the actor list in ``data/actors.yaml``.
+
+A statement is attributed when a speech or claim verb (or "according to", or a statement noun)
+stands near an actor mention: the nearest mention is the speaker. A bare back-reference such as
+"المركز" or "البيان" after the verb refers to the previous speaker whose name contains it. A
+continuation with no subject ("وأضاف ..."، "وتابعت ...") inherits the previous speaker whose
+grammatical gender agrees with the verb.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from src.data.paths import DATA_DIR
+from src.normalization import ArabicNormalizer
+
+ACTORS_FILE = DATA_DIR / "actors.yaml"
+CAMPS = ("regime", "russia", "opposition", "none")
+
+# Matching folds the letters that news copy spells inconsistently.
+MATCHING = ArabicNormalizer(alef=True, alef_maksura=True, teh_marbuta=True)
+
+# Past and present stems of the speech and claim verbs, after MATCHING (alef forms folded).
+SPEECH_VERBS = (
+    "قال", "يقول", "اعلن", "يعلن", "اكد", "يؤكد", "اوضح", "يوضح", "اضاف", "يضيف", "تابع", "يتابع",
+    "اتهم", "يتهم", "نفي", "ينفي", "حذر", "يحذر", "ذكر", "يذكر", "كشف", "يكشف", "نقل", "صرح",
+    "يصرح", "شدد", "يشدد", "اشار", "يشير", "لفت", "اعتبر", "يعتبر", "طالب", "يطالب", "دعا", "دعي",
+    "يدعو", "رحب", "يرحب", "ادان", "يدين", "ندد", "يندد", "افاد", "يفيد", "اعرب", "يعرب", "عبر",
+    "وصف", "يصف", "زعم", "يزعم", "ختم", "اعترف", "تعهد", "توعد", "هدد", "يهدد", "انتقد", "ينتقد",
+    "رفض", "يرفض", "اشاد", "يشيد", "ثمن", "حمل", "يحمل",
+)
+ACCORDING_TO = ("حسب", "بحسب", "وفق", "وفقا", "طبقا")
+STATEMENT_NOUNS = ("بيان", "بيانها", "بيانه", "تصريح", "تصريحات", "تصريحاته")
+# Verbs beginning a statement whose subject is the previous speaker.
+CONTINUATIONS = ("اضاف", "تابع", "اوضح", "اكد", "قال", "شدد", "اشار", "لفت", "ختم", "استطرد")
+# Generic heads that refer back to a speaker named earlier.
+BACK_REFERENCES = ("المركز", "البيان", "المصدر", "المتحدث", "الوزير", "الوزاره", "الرئيس",
+                   "الهيئه", "الائتلاف", "الوكاله", "الجيش", "الخارجيه", "المنظمه", "الحكومه")
+QUOTES = re.compile(r"\"([^\"]+)\"|«([^»]+)»|“([^”]+)”")
+CLITICS = "وفبلك"
+WINDOW = 8  # words between a verb and its subject
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    camp: str
+    english: str = ""
+    variants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attribution:
+    speaker: str | None
+    camp: str | None
+    quote: str | None
+    feminine: bool = False
+
+
+def _words(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, normalised word without clitics and punctuation) for each word."""
+    words = []
+    for match in re.finditer(r"\S+", text):
+        word = MATCHING(match.group().strip("\"«»“”().,،؛:!؟?"))
+        words.append((match.start(), match.end(), word))
+    return words
+
+
+def _bare(word: str) -> str:
+    """``word`` without a leading conjunction (و/ف), as verbs and nouns take them."""
+    return word[1:] if len(word) > 3 and word[0] in "وف" else word
+
+
+def verb_gender(word: str) -> bool | None:
+    """None when ``word`` is no speech verb; else whether its form is feminine
+    (past -ت, present ت-), which is the gender of its subject."""
+    bare = _bare(word)
+    for stem in SPEECH_VERBS:
+        if bare == stem or (bare.startswith(stem) and bare[len(stem):] in ("ت", "وا", "ا")):
+            return bare.endswith("ت") and not stem.endswith("ت")
+        if stem.startswith("ي") and bare == "ت" + stem[1:]:
+            return True
+    return None
+
+
+def _is_trigger(word: str) -> bool:
+    bare = _bare(word)
+    return (verb_gender(word) is not None or bare in ACCORDING_TO
+            or bare.lstrip("ب") in STATEMENT_NOUNS or word in STATEMENT_NOUNS)
+
+
+def _feminine_name(mention: str) -> bool:
+    """Gender of a mention without a verb to agree with: feminine nouns end in ta marbuta, and
+    Russian women's surnames in -ova/-eva."""
+    words = MATCHING(mention).split()
+    return bool(words) and (words[0].endswith("ه") or words[-1].endswith(("وفا", "يفا")))
+
+
+def first_quote(text: str) -> str | None:
+    match = QUOTES.search(text)
+    return next(group for group in match.groups() if group) if match else None
+
+
+@dataclass
+class ActorList:
+    """Actor names and variants, matched longest first on normalised text."""
+
+    actors: list[Actor]
+    _patterns: list[tuple[re.Pattern, Actor]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        names = [(MATCHING(name), actor) for actor in self.actors
+                 for name in (actor.name, *actor.variants)]
+        names.sort(key=lambda pair: -len(pair[0]))
+        self._patterns = [
+            (re.compile(rf"(?<![^\s\"«“(])[{CLITICS}]{{0,2}}({re.escape(name)})(?![^\s\"»”).,،؛:!؟?])"),
+             actor)
+            for name, actor in names if name
+        ]
+
+    @classmethod
+    def load(cls, path: str | Path = ACTORS_FILE) -> ActorList:
+        entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["actors"]
+        actors = []
+        for number, entry in enumerate(entries, 1):
+            if entry.get("camp") not in CAMPS or not entry.get("name"):
+                raise ValueError(f"{path}: actor {number} ({entry.get('name')!r}): expected a "
+                                 f"name and a camp in {', '.join(CAMPS)}")
+            actors.append(Actor(name=entry["name"], camp=entry["camp"],
+                                english=entry.get("english", ""),
+                                variants=tuple(entry.get("variants") or ())))
+        return cls(actors)
+
+    def mentions(self, text: str) -> list[tuple[int, int, Actor]]:
+        """Non-overlapping actor mentions as (start, end, actor) in original-text offsets;
+        normalisation keeps offsets because it only removes marks, which we keep in place."""
+        folded = _fold_keeping_offsets(text)
+        taken = [False] * len(folded)
+        found = []
+        for pattern, actor in self._patterns:
+            for match in pattern.finditer(folded):
+                start, end = match.span(1)
+                if not any(taken[start:end]):
+                    taken[start:end] = [True] * (end - start)
+                    found.append((start, end, actor))
+        return sorted(found, key=lambda item: item[0])
+
+
+def _fold_keeping_offsets(text: str) -> str:
+    """MATCHING applied character by character, with removed characters replaced by a
+    placeholder that matching skips, so that offsets into ``text`` stay valid."""
+    folded = []
+    for char in text:
+        mapped = MATCHING(char)
+        folded.append(mapped if len(mapped) == 1 else "\u0640" if not mapped else mapped[0])
+    return "".join(folded)
+
+
+class Attributor:
+    """Finds speakers statement by statement, remembering earlier speakers of the same text."""
+
+    def __init__(self, actors: ActorList) -> None:
+        self.actors = actors
+        self.history: list[Attribution] = []
+
+    def __call__(self, text: str) -> Attribution:
+        attribution = self._attribute(text)
+        if attribution.speaker is not None:
+            self.history.append(attribution)
+        return attribution
+
+    def _attribute(self, text: str) -> Attribution:
+        quote = first_quote(text)
+        words = _words(text)
+        quoted = [match.span() for match in QUOTES.finditer(text)]
+        # A name inside the quotation is what is spoken about, not who speaks.
+        mentions = [(start, end, actor) for start, end, actor in self.actors.mentions(text)
+                    if not any(q_start <= start < q_end for q_start, q_end in quoted)]
+        for index, (start, _, word) in enumerate(words):
+            if not _is_trigger(word) or any(q0 <= start < q1 for q0, q1 in quoted):
+                continue
+            subject = self._subject(text, words, index, mentions)
+            if subject is not None:
+                return Attribution(subject[0], subject[1], quote, subject[2])
+            continuation = self._continuation(words, index)
+            if continuation is not None:
+                return Attribution(continuation.speaker, continuation.camp, quote,
+                                   continuation.feminine)
+        return Attribution(None, None, quote)
+
+    def _subject(self, text: str, words, index: int, mentions) -> tuple[str, str, bool] | None:
+        """The verb's subject: a mention right after it, a back-reference right after it,
+        else the nearest mention after it, else the nearest before it (within WINDOW words)."""
+        placed = [(_word_index(words, s), s, e, a) for s, e, a in mentions]
+        after = sorted((i - index, s, e, a) for i, s, e, a in placed if i is not None and i > index)
+        before = sorted((index - i, s, e, a) for i, s, e, a in placed
+                        if i is not None and i < index)
+        gender = verb_gender(words[index][2])
+        if after and after[0][0] == 1:
+            return self._named(text, words, after, gender)
+        if index + 1 < len(words) and words[index + 1][2] in BACK_REFERENCES:
+            start, end, word = words[index + 1]
+            head = word.removeprefix("ال")
+            for earlier in reversed(self.history):
+                if head in MATCHING(earlier.speaker):
+                    mention = text[start:end]
+                    return mention, earlier.camp, gender if gender is not None else (
+                        _feminine_name(mention))
+            return None
+        if after and after[0][0] <= WINDOW:
+            return self._named(text, words, after, gender)
+        if before and before[0][0] <= WINDOW:
+            _, start, end, actor = before[0]
+            # Subject before the verb: "وكان بوتين قال"; the verb agrees with it.
+            return text[start:end], actor.camp, gender if gender is not None else (
+                _feminine_name(text[start:end]))
+        return None
+
+    @staticmethod
+    def _named(text: str, words, after, gender: bool | None) -> tuple[str, str, bool]:
+        """The mention after the verb; in a chain of title and name ("المتحدث باسم الجبهة
+        الوطنية للتحرير ناجي مصطفى") the name, the last link, is the speaker."""
+        chain = [after[0]]
+        for distance, start, end, actor in after[1:]:
+            gap = _word_index(words, start) - _word_index(words, chain[-1][2] - 1) - 1
+            if gap > 1 or actor.camp != chain[-1][3].camp:
+                break
+            chain.append((distance, start, end, actor))
+        _, start, end, actor = chain[-1]
+        mention = _strip_rank(text[start:end])
+        return mention, actor.camp, gender if gender is not None else _feminine_name(mention)
+
+    def _continuation(self, words, index: int) -> Attribution | None:
+        """An opening verb with no subject continues the previous speaker of its gender."""
+        verb = _bare(words[index][2])
+        opens_statement = index == 0 or (index == 1 and words[0][2] in ("كما", "ثم"))
+        if not opens_statement or not any(verb.startswith(stem) for stem in CONTINUATIONS):
+            return None
+        feminine = verb.endswith("ت")
+        return next((earlier for earlier in reversed(self.history)
+                     if earlier.feminine == feminine), None)
+
+
+RANKS = ("اللواء", "العميد", "العقيد", "الرائد", "النقيب", "المقدم", "الملازم", "الفريق",
+         "الجنرال", "الدكتور", "الشيخ", "السفير")
+
+
+def _strip_rank(mention: str) -> str:
+    first, _, rest = mention.partition(" ")
+    return rest if rest and MATCHING(first) in {MATCHING(rank) for rank in RANKS} else mention
+
+
+def _word_index(words, char_start: int) -> int | None:
+    for index, (start, end, _) in enumerate(words):
+        if start <= char_start < end:
+            return index
+    return None

@@ -1,0 +1,179 @@
+"""Loading exported models and scoring statements with them, fast on a CPU.
+
+Statements are normalised as at training time, tokenised once, sorted by length and batched
+with padding to the longest in the batch, and run under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from src.config import PROJECT_ROOT
+from src.data.schema import LABELS, TASKS
+from src.normalization import ArabicNormalizer
+
+RUNS_DIR = PROJECT_ROOT / "outputs" / "train" / "runs"
+
+
+class ModelError(RuntimeError):
+    """A model folder that cannot be used; the message names it and says why."""
+
+
+def task_of(labels: list[str], folder: Path) -> str:
+    for task, names in LABELS.items():
+        if sorted(labels) == sorted(names):
+            return task
+    raise ModelError(f"{folder}: its labels ({', '.join(labels)}) are not Qawl's stance labels "
+                     f"({', '.join(LABELS['stance'])}) or sentiment labels "
+                     f"({', '.join(LABELS['sentiment'])})")
+
+
+@dataclass
+class TaskModel:
+    """One exported model: a task, its labels in output order, and how to score texts."""
+
+    folder: Path
+    task: str
+    labels: list[str]
+    normalizer: ArabicNormalizer
+    truncated: list[int] = field(default_factory=list)
+
+    def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass
+class TransformersModel(TaskModel):
+    tokenizer: object = None
+    model: object = None
+    max_length: int = 128
+
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        ids = self.tokenizer([self.normalizer(t) for t in texts])["input_ids"]
+        return [len(i) for i in ids]
+
+    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+        import torch
+
+        encoded = self.tokenizer([self.normalizer(t) for t in texts])["input_ids"]
+        # Too long for the model: keep the start, close with the final [SEP].
+        self.truncated = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
+        encoded = [ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + ids[-1:]
+                   for ids in encoded]
+        order = np.argsort([len(ids) for ids in encoded], kind="stable")
+        scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        device = self.model.device
+        with torch.inference_mode():
+            for begin in range(0, len(order), batch_size):
+                chosen = order[begin: begin + batch_size]
+                batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in chosen]},
+                                           return_tensors="pt")
+                batch = {name: tensor.to(device) for name, tensor in batch.items()}
+                logits = self.model(**batch).logits.float()
+                scores[chosen] = torch.softmax(logits, dim=-1).cpu().numpy()
+                if progress is not None:
+                    progress(len(chosen))
+        return scores
+
+
+@dataclass
+class SklearnModel(TaskModel):
+    pipeline: object = None
+
+    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+        scores = self.pipeline.predict_proba([self.normalizer(t) for t in texts])
+        if progress is not None:
+            progress(len(texts))
+        return scores.astype(np.float32)
+
+
+def _load_transformers(folder: Path, device: str | None, max_length: int | None) -> TaskModel:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # keep stderr for what the user must read
+
+    weights = [name for name in ("model.safetensors", "model.safetensors.index.json")
+               if (folder / name).exists()]
+    if not weights:
+        raise ModelError(f"{folder}: incomplete model folder, no model.safetensors "
+                         "(only safetensors weights are loaded)")
+    config = json.loads((folder / "config.json").read_text())
+    labels = [config["id2label"][str(i)] for i in range(len(config.get("id2label", {})))]
+    task = task_of(labels, folder)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"{folder}: could not be loaded ({err})") from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device).eval()
+    limit = min(model.config.max_position_embeddings, tokenizer.model_max_length)
+    return TransformersModel(folder=folder, task=task, labels=labels,
+                             normalizer=ArabicNormalizer.load(folder), tokenizer=tokenizer,
+                             model=model, max_length=min(max_length or limit, limit))
+
+
+def _load_sklearn(folder: Path) -> TaskModel:
+    import skops.io
+
+    path = folder / "model.skops"
+    untrusted = skops.io.get_untrusted_types(file=path)
+    if untrusted:
+        raise ModelError(f"{path}: holds types that are not trusted by default "
+                         f"({', '.join(untrusted)}); refusing to load it")
+    labels_file = folder / "labels.json"
+    if not labels_file.exists():
+        raise ModelError(f"{folder}: incomplete model folder, no labels.json")
+    id2label = json.loads(labels_file.read_text())["id2label"]
+    labels = [id2label[str(i)] for i in range(len(id2label))]
+    return SklearnModel(folder=folder, task=task_of(labels, folder), labels=labels,
+                        normalizer=ArabicNormalizer.load(folder),
+                        pipeline=skops.io.load(path, trusted=[]))
+
+
+def load_task_model(folder: Path, device: str | None = None,
+                    max_length: int | None = None) -> TaskModel:
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: no such model folder")
+    if (folder / "model.skops").exists():
+        return _load_sklearn(folder)
+    if not (folder / "config.json").exists():
+        raise ModelError(f"{folder}: incomplete model folder, no config.json")
+    # A folder without normalization.json was trained elsewhere: its text is used as given.
+    return _load_transformers(folder, device, max_length)
+
+
+def newest_run(runs_dir: Path = RUNS_DIR) -> Path:
+    runs = sorted((p for p in runs_dir.glob("*") if any((p / t).is_dir() for t in TASKS)),
+                  key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise ModelError(f"no trained run under {runs_dir}: train one with "
+                         "`python -m src.train model=tiny` or pass --model")
+    return runs[-1]
+
+
+def load_models(path: Path, device: str | None = None,
+                max_length: int | None = None) -> tuple[dict[str, TaskModel], list[str]]:
+    """The models of a run folder (``stance/``, ``sentiment/``) or of one model folder, and the
+    tasks that are missing."""
+    if not path.exists():
+        raise ModelError(f"{path}: no such model or run folder")
+    if (path / "config.json").exists() or (path / "model.skops").exists():
+        model = load_task_model(path, device, max_length)
+        models = {model.task: model}
+    else:
+        present = [task for task in TASKS if (path / task).is_dir()]
+        if not present:
+            raise ModelError(f"{path}: neither a model folder nor a run folder with "
+                             f"{' or '.join(TASKS)}/ inside")
+        models = {task: load_task_model(path / task, device, max_length) for task in present}
+        for task, model in models.items():
+            if model.task != task:
+                raise ModelError(f"{model.folder}: holds a {model.task} model, not {task}")
+    return models, [task for task in TASKS if task not in models]
