@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = {}
     texts = [s.text for s in statements]
     with _progress(len(texts) * len(models)) as advance:
-        for task, model in models.items():
+        for task, model in models.items() if texts else ():
             scores[task] = model.probabilities(texts, args.batch_size, advance)
             for position in getattr(model, "truncated", []):
                 statement = statements[position]

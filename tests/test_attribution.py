@@ -1,0 +1,76 @@
+import pytest
+
+from src.attribution import CAMPS, ActorList, Attributor, first_quote, verb_gender
+from src.data.io import read_jsonl
+from src.data.paths import ANNOTATIONS_DIR, SPLIT_FILES
+
+
+@pytest.fixture(scope="module")
+def actors():
+    return ActorList.load()
+
+
+def test_actor_list_covers_the_camps(actors):
+    assert len(actors.actors) >= 60
+    camps = {actor.camp for actor in actors.actors}
+    assert camps == set(CAMPS)
+    for camp in CAMPS:
+        assert sum(actor.camp == camp for actor in actors.actors) >= 10
+
+
+def test_seed_article_speakers_are_the_annotated_ones(actors):
+    attribute = Attributor(actors)
+    for record in read_jsonl(ANNOTATIONS_DIR / "seed.jsonl"):
+        assert attribute(record["text"]).speaker == record["speaker"], record["id"]
+
+
+def test_speaker_camps_agree_with_the_dataset(actors):
+    agree = total = 0
+    for path in SPLIT_FILES.values():
+        for record in read_jsonl(path):
+            if record["speaker"] and record["source"] == "authored":
+                total += 1
+                agree += Attributor(actors)(record["text"]).camp == record["stance"]
+    assert agree / total >= 0.9, f"{agree}/{total}"
+
+
+def test_names_inside_the_quotation_are_not_the_speaker(actors):
+    found = Attributor(actors)('وقال لافروف "إن الأسد باق والائتلاف لا يمثل أحدا"')
+    assert found.speaker == "لافروف" and found.camp == "russia"
+    assert found.quote == "إن الأسد باق والائتلاف لا يمثل أحدا"
+
+
+def test_continuation_inherits_the_previous_speaker_of_its_gender(actors):
+    attribute = Attributor(actors)
+    assert attribute("وقالت الخارجية الروسية إن الهدنة صامدة").camp == "russia"
+    assert attribute("وأكد المرصد السوري لحقوق الإنسان مقتل عشرة مدنيين").camp == "none"
+    feminine = attribute("وأضافت «لن نسمح بتكرار الخروقات»")
+    masculine = attribute("وتابع أن الحصيلة مرشحة للارتفاع")
+    assert (feminine.camp, masculine.camp) == ("russia", "none")
+
+
+def test_back_reference_and_according_to(actors):
+    attribute = Attributor(actors)
+    attribute("أعلن مركز المصالحة الروسي فتح ممر إنساني جديد")
+    found = attribute("وحسب المركز فإن مئات المدنيين عبروا الممر")
+    assert (found.speaker, found.camp) == ("المركز", "russia")
+
+
+def test_no_speech_verb_means_no_speaker(actors):
+    found = Attributor(actors)("وترتب دمشق وموسكو منذ فترة لعمل عسكري في إدلب")
+    assert found.speaker is None and found.camp is None
+
+
+def test_verb_gender_and_quotes():
+    assert verb_gender("وقالت") is True and verb_gender("وقال") is False
+    assert verb_gender("تؤكد") is True and verb_gender("يؤكد") is False
+    assert verb_gender("الجيش") is None
+    assert first_quote("قال «نعم» ثم \"لا\"") == "نعم"
+    assert first_quote("بلا اقتباس") is None
+
+
+def test_bad_actor_file_names_the_entry(tmp_path):
+    path = tmp_path / "actors.yaml"
+    path.write_text("actors:\n  - name: فلان\n    camp: turkey\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"actors.yaml: actor 1 \('فلان'\)"):
+        ActorList.load(path)
