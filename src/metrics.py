@@ -41,3 +41,46 @@ def compute_metrics_for(labels: Sequence[str]):
         return classification_metrics(labels, y_true, np.argmax(logits, axis=-1))
 
     return compute
+
+
+def per_class(labels: Sequence[str], y_true: Sequence[int], y_pred: Sequence[int]) -> dict:
+    """Precision, recall, F1 and support of every label."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(range(len(labels))), zero_division=0)
+    return {label: {"precision": float(p), "recall": float(r), "f1": float(f),
+                    "support": int(s)}
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)}
+
+
+def expected_calibration_error(probabilities: np.ndarray, y_true: Sequence[int],
+                               bins: int = 10) -> float:
+    """Top-label ECE with equal-width confidence bins: the support-weighted mean gap between
+    confidence and accuracy."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    # Bin i holds confidences in (edges[i], edges[i+1]]; a confidence of 0 joins the first.
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            error += members.mean() * abs(confidence[members].mean() - correct[members].mean())
+    return float(error)
+
+
+def bootstrap_interval(y_true: Sequence[int], y_pred: Sequence[int], statistic, *,
+                       resamples: int = 1000, seed: int = 0,
+                       level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(y_true, y_pred)`` over resampled items."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        sample = rng.integers(0, len(y_true), len(y_true))
+        values.append(statistic(y_true[sample], y_pred[sample]))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)

@@ -133,3 +133,8 @@ def _carve(train: Dataset, fractions: Mapping[str, float], stratify: str,
         remaining -= fraction
     carved["train"] = train
     return carved
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """All rows of a CSV/TSV/JSONL file as dicts (for evaluation on a user's own file)."""
+    return _read(Path(path)).to_list()

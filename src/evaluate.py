@@ -1,0 +1,245 @@
+"""Evaluate trained models on a test file: ``python -m src.evaluate run_dir=RUN``.
+
+Writes into its own run folder: ``metrics.json``, ``report.md``, ``predictions.jsonl``, and per
+task a confusion matrix and a reliability diagram (PNG). Macro-F1 comes with a 95 % bootstrap
+interval, and the model is compared with a majority-class baseline, the actor-list rule (stance)
+and TF-IDF + logistic regression, by paired bootstrap on the same test items.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+
+from src.config import CONFIG_DIR
+from src.data.io import DataError, write_jsonl
+from src.metrics import (
+    bootstrap_interval,
+    classification_metrics,
+    expected_calibration_error,
+    per_class,
+)
+
+QUOTED = re.compile(r"[\"«“]")
+
+
+def macro_f1(y_true, y_pred) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def gold_labels(records: list[dict], task: str, labels: list[str], path: str) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    gold = []
+    for row, record in enumerate(records, 1):
+        value = record.get(task)
+        if value not in index:
+            raise DataError(f"{path}: row {row}: {task} {value!r} is not one of "
+                            f"{', '.join(labels)}")
+        gold.append(index[value])
+    return np.asarray(gold)
+
+
+def summarise(labels, y_true, y_pred, probabilities, resamples: int, seed: int) -> dict:
+    summary = classification_metrics(labels, y_true, y_pred)
+    from sklearn.metrics import f1_score
+
+    summary["weighted_f1"] = float(f1_score(y_true, y_pred, average="weighted",
+                                            zero_division=0))
+    summary["macro_f1_ci95"] = bootstrap_interval(y_true, y_pred, macro_f1,
+                                                  resamples=resamples, seed=seed)
+    if probabilities is not None:
+        summary["ece"] = expected_calibration_error(probabilities, y_true)
+    return summary
+
+
+def paired_difference(y_true, ours, theirs, resamples: int, seed: int) -> dict:
+    """Macro-F1 of ``ours`` minus ``theirs`` with a paired 95 % bootstrap interval."""
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(resamples):
+        sample = rng.integers(0, len(y_true), len(y_true))
+        differences.append(macro_f1(y_true[sample], ours[sample])
+                           - macro_f1(y_true[sample], theirs[sample]))
+    low, high = np.percentile(differences, [2.5, 97.5])
+    return {"difference": macro_f1(y_true, ours) - macro_f1(y_true, theirs),
+            "ci95": [float(low), float(high)], "beats": bool(low > 0)}
+
+
+def slices_of(records: list[dict], speakers: list[str | None]) -> dict[str, np.ndarray]:
+    texts = [r["text"] for r in records]
+    slices = {
+        "named speaker": np.array([s is not None for s in speakers]),
+        "no named speaker": np.array([s is None for s in speakers]),
+        "quoted": np.array([bool(QUOTED.search(t)) for t in texts]),
+        "reported or narrated": np.array([not QUOTED.search(t) for t in texts]),
+    }
+    if all("source" in r for r in records):
+        for source in sorted({r["source"] for r in records}):
+            slices[f"source {source}"] = np.array([r["source"] == source for r in records])
+    return slices
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    from src.attribution import ActorList, Attributor
+    from src.data.loading import read_records
+    from src.inference import load_models
+    from src.models.tfidf import TfidfLogReg
+
+    out = Path(cfg.paths.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    models, _ = load_models(Path(cfg.run_dir))
+    records = read_records(cfg.data.test_file)
+    train = read_records(cfg.data.train_file)
+    column = cfg.data.text_column
+    for record in records:
+        record["text"] = record[column]
+    texts = [r["text"] for r in records]
+    actors = ActorList.load()
+    attributions = [Attributor(actors)(t) for t in texts]
+    speakers = [r.get("speaker", a.speaker) for r, a in zip(records, attributions, strict=True)]
+    slices = slices_of(records, speakers)
+    results, predictions = {}, [{"text": t} for t in texts]
+    for task, model in models.items():
+        labels = model.labels
+        y_true = gold_labels(records, task, labels, cfg.data.test_file)
+        probabilities = model.probabilities(texts)
+        y_pred = probabilities.argmax(axis=1)
+        task_result = {
+            "model": summarise(labels, y_true, y_pred, probabilities,
+                               cfg.bootstrap_resamples, cfg.seed),
+            "per_class": per_class(labels, y_true, y_pred),
+            "slices": {name: {"n": int(mask.sum()),
+                              **classification_metrics(labels, y_true[mask], y_pred[mask])}
+                       for name, mask in slices.items() if mask.any()},
+        }
+        train_gold = gold_labels(train, task, labels, cfg.data.train_file)
+        baselines = {"majority": np.full(len(y_true), np.bincount(train_gold).argmax())}
+        tfidf = TfidfLogReg().pipeline(cfg.seed, balanced=False)
+        tfidf.fit([model.normalizer(r["text"]) for r in train], train_gold)
+        baselines["tfidf"] = tfidf.predict([model.normalizer(t) for t in texts])
+        if task == "stance":
+            baselines["actor rule"] = np.array([labels.index(a.camp or "none")
+                                                for a in attributions])
+        task_result["baselines"] = {
+            name: {**summarise(labels, y_true, predicted, None, cfg.bootstrap_resamples,
+                               cfg.seed),
+                   "model_vs_baseline": paired_difference(y_true, y_pred, predicted,
+                                                          cfg.bootstrap_resamples, cfg.seed)}
+            for name, predicted in baselines.items()
+        }
+        results[task] = task_result
+        for row, gold, guess, scores in zip(predictions, y_true, y_pred, probabilities,
+                                            strict=True):
+            row[f"{task}_gold"] = labels[gold]
+            row[f"{task}_predicted"] = labels[guess]
+            row[f"{task}_scores"] = {label: round(float(p), 4)
+                                     for label, p in zip(labels, scores, strict=True)}
+        plot_confusion(labels, y_true, y_pred, out / f"confusion_{task}.png", task)
+        plot_reliability(probabilities, y_true, out / f"reliability_{task}.png", task)
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_jsonl(out / "predictions.jsonl", predictions)
+    (out / "report.md").write_text(report(results, cfg, len(records)))
+    return results
+
+
+def plot_confusion(labels, y_true, y_pred, path: Path, task: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    display = ConfusionMatrixDisplay.from_predictions(
+        y_true, y_pred, labels=list(range(len(labels))), display_labels=labels,
+        cmap="Blues", colorbar=False)
+    display.ax_.set_title(f"{task}: confusion on the test file")
+    display.figure_.tight_layout()
+    display.figure_.savefig(path, dpi=120)
+    plt.close(display.figure_)
+
+
+def plot_reliability(probabilities, y_true, path: Path, task: str, bins: int = 10) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == y_true
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    accuracy = [correct[index == b].mean() if (index == b).any() else 0 for b in range(bins)]
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.bar(edges[:-1], accuracy, width=1 / bins, align="edge", edgecolor="black",
+             label="accuracy")
+    axis.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    ece = expected_calibration_error(probabilities, y_true)
+    axis.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+             title=f"{task}: reliability (ECE {ece:.3f})")
+    axis.legend(loc="upper left")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _f(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def report(results: dict, cfg: DictConfig, items: int) -> str:
+    lines = [f"# Evaluation of {cfg.run_dir}", "",
+             f"Test file: `{cfg.data.test_file}` ({items} statements). Baselines learn from "
+             f"`{cfg.data.train_file}`. Intervals: 95 % percentile bootstrap, "
+             f"{cfg.bootstrap_resamples} resamples, seed {cfg.seed}.", ""]
+    for task, result in results.items():
+        lines += [f"## {task}", "", "| system | macro-F1 [95 % CI] | accuracy | polar macro-F1 |"
+                  " weighted-F1 | ECE |", "| --- | --- | --- | --- | --- | --- |"]
+        rows = [("model", result["model"]), *result["baselines"].items()]
+        for name, m in rows:
+            low, high = m["macro_f1_ci95"]
+            lines.append(f"| {name} | {_f(m['macro_f1'])} [{_f(low)}, {_f(high)}] | "
+                         f"{_f(m['accuracy'])} | {_f(m.get('polar_macro_f1', float('nan')))} | "
+                         f"{_f(m['weighted_f1'])} | {_f(m['ece']) if 'ece' in m else '—'} |")
+        lines.append("")
+        for name, m in result["baselines"].items():
+            versus = m["model_vs_baseline"]
+            low, high = versus["ci95"]
+            verdict = ("beats it beyond the interval" if versus["beats"] else
+                       "is worse beyond the interval" if high < 0 else
+                       "does not differ from it beyond the interval")
+            lines.append(f"- against {name}: macro-F1 difference {versus['difference']:+.3f} "
+                         f"[{low:+.3f}, {high:+.3f}]: the model {verdict}.")
+        lines += ["", "| class | precision | recall | F1 | support |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {label} | {_f(c['precision'])} | {_f(c['recall'])} | {_f(c['f1'])} | "
+                  f"{c['support']} |" for label, c in result["per_class"].items()]
+        lines += ["", "| slice | n | macro-F1 | accuracy |", "| --- | --- | --- | --- |"]
+        lines += [f"| {name} | {s['n']} | {_f(s['macro_f1'])} | {_f(s['accuracy'])} |"
+                  for name, s in result["slices"].items()]
+        lines += ["", f"![confusion](confusion_{task}.png) ![reliability](reliability_{task}.png)",
+                  ""]
+    return "\n".join(lines)
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    from src.inference import ModelError
+
+    try:
+        evaluate(cfg)
+    except (ModelError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(f"report: {Path(cfg.paths.output_dir) / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()

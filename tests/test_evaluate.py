@@ -1,0 +1,65 @@
+import json
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from src.config import CONFIG_DIR
+from src.evaluate import evaluate
+
+
+def eval_cfg(output_dir, *overrides):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose("eval", overrides=[f"paths.output_dir={output_dir}",
+                                          "bootstrap_resamples=100", *overrides])
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval")
+    return out, evaluate(eval_cfg(out, f"run_dir={tiny_run[0]}"))
+
+
+def test_writes_every_artefact(evaluated):
+    out, results = evaluated
+    for name in ("metrics.json", "report.md", "predictions.jsonl", "confusion_stance.png",
+                 "reliability_stance.png", "confusion_sentiment.png", "reliability_sentiment.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(results))
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
+    assert len(rows) == results["stance"]["per_class"]["none"]["support"] + sum(
+        c["support"] for label, c in results["stance"]["per_class"].items() if label != "none")
+    assert {"text", "stance_gold", "stance_predicted", "stance_scores"} <= set(rows[0])
+
+
+def test_report_numbers_match_metrics(evaluated):
+    out, results = evaluated
+    report = (out / "report.md").read_text()
+    for task, result in results.items():
+        model = result["model"]
+        low, high = model["macro_f1_ci95"]
+        assert f"| model | {model['macro_f1']:.3f} [{low:.3f}, {high:.3f}]" in report
+        for name in result["baselines"]:
+            assert f"against {name}:" in report
+        assert low <= model["macro_f1"] <= high
+
+
+def test_baselines_and_slices(evaluated):
+    _, results = evaluated
+    stance = results["stance"]
+    assert set(stance["baselines"]) == {"majority", "tfidf", "actor rule"}
+    assert set(results["sentiment"]["baselines"]) == {"majority", "tfidf"}
+    assert stance["baselines"]["actor rule"]["macro_f1"] > 0.6, "the actor list knows the camps"
+    slices = stance["slices"]
+    assert slices["source seed"]["n"] == 19
+    assert slices["named speaker"]["n"] + slices["no named speaker"]["n"] == sum(
+        c["support"] for c in stance["per_class"].values())
+
+
+def test_own_csv_test_file(tiny_run, tmp_path):
+    table = tmp_path / "mine.csv"
+    table.write_text("text,sentiment\nرحب المبعوث بالاتفاق,positive\nأدان الائتلاف القصف,"
+                     "negative\nعقد الاجتماع في جنيف,neutral\n", encoding="utf-8")
+    results = evaluate(eval_cfg(tmp_path / "out", f"run_dir={tiny_run[0] / 'sentiment'}",
+                                f"data.test_file={table}"))
+    assert set(results) == {"sentiment"}
+    assert results["sentiment"]["slices"]["no named speaker"]["n"] >= 1
