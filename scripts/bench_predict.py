@@ -16,10 +16,13 @@ WordPiece vocabulary learnt from the training texts and its embedding matrix pad
 rows. Where src.models.tiny.train_wordpiece comes back with only the special tokens (as it does
 with transformers 5, which ignores its vocab_file= argument), the same learnt vocabulary is
 passed as vocab= instead, and the output says so: an all-[UNK] model would give every statement
-the same label and make the label check empty. The statements are those of data/qawl/*.jsonl (train, dev, test, in file order). The
-pipeline is given the text our path sees after normalisation (ArabicNormalizer.load(DIR)), so
-labels are comparable; that normalisation is done once, outside the pipeline's timings, while
-ours normalises inside its call (it is part of the path).
+the same label and make the label check empty. The statements are those of data/qawl/*.jsonl
+(train, dev, test, in file order). The pipeline is given the text our path sees after
+normalisation (ArabicNormalizer.load(DIR)), so labels are comparable; that normalisation is done
+once, outside the pipeline's timings, while ours normalises inside its call (it is part of the
+path). Timings are only meaningful on an otherwise idle machine: with another process on one of
+two cores, torch's threads wait on each other and every figure collapses; the 1-minute load
+average is printed at the start, before each repetition and at the end.
 
 Each configuration is warmed up with one call, then timed --repeats times; the order of the
 configurations is shuffled in every repetition so that drift in the machine's load falls on all
@@ -212,7 +215,9 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         rng = random.Random(seed)
         rates: dict[str, list[float]] = {name: [] for name in configs}
         labels: dict[str, list[str]] = {}
+        loads = []
         for _ in range(repeats):
+            loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
             order = list(configs)
             rng.shuffle(order)
             for name in order:
@@ -231,7 +236,8 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         prep_seconds = time.perf_counter() - started
 
         print(f"   {warm}-statement warm-up per configuration, then {repeats} timed "
-              "repetitions in shuffled order")
+              "repetitions in shuffled order; 1-minute load average before each: "
+              f"{min(loads):.2f}–{max(loads):.2f}")
         print(f"   {'configuration':<22}{'sentences/s: median':>20}  (min–max)")
         medians = {name: statistics.median(values) for name, values in rates.items()}
         for name, values in rates.items():

@@ -23,16 +23,11 @@ from src.metrics import (
     bootstrap_interval,
     classification_metrics,
     expected_calibration_error,
+    macro_f1_from_counts,
     per_class,
 )
 
 QUOTED = re.compile(r"[\"«“]")
-
-
-def macro_f1(y_true, y_pred) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 def gold_labels(records: list[dict], task: str, labels: list[str], path: str) -> np.ndarray:
@@ -53,6 +48,9 @@ def summarise(labels, y_true, y_pred, probabilities, resamples: int, seed: int) 
 
     summary["weighted_f1"] = float(f1_score(y_true, y_pred, average="weighted",
                                             zero_division=0))
+    def macro_f1(t, p):
+        return macro_f1_from_counts(t, p, len(labels))
+
     summary["macro_f1_ci95"] = bootstrap_interval(y_true, y_pred, macro_f1,
                                                   resamples=resamples, seed=seed)
     if probabilities is not None:
@@ -60,8 +58,12 @@ def summarise(labels, y_true, y_pred, probabilities, resamples: int, seed: int) 
     return summary
 
 
-def paired_difference(y_true, ours, theirs, resamples: int, seed: int) -> dict:
+def paired_difference(y_true, ours, theirs, n_labels: int, resamples: int, seed: int) -> dict:
     """Macro-F1 of ``ours`` minus ``theirs`` with a paired 95 % bootstrap interval."""
+
+    def macro_f1(t, p):
+        return macro_f1_from_counts(t, p, n_labels)
+
     rng = np.random.default_rng(seed)
     differences = []
     for _ in range(resamples):
@@ -87,15 +89,57 @@ def slices_of(records: list[dict], speakers: list[str | None]) -> dict[str, np.n
     return slices
 
 
+HEADLINE = ("macro_f1", "accuracy", "polar_macro_f1", "weighted_f1", "ece")
+
+
+def runs_in(folder: Path) -> list[Path]:
+    """The training runs inside a multirun folder (empty for a run or a model folder)."""
+    from src.data.schema import TASKS
+
+    if any((folder / task).is_dir() for task in TASKS) or (folder / "config.json").exists():
+        return []
+    return sorted((p for p in folder.iterdir() if any((p / t).is_dir() for t in TASKS)),
+                  key=lambda p: (len(p.name), p.name))
+
+
 def evaluate(cfg: DictConfig) -> dict:
+    """Evaluate a run, or every run of a multirun folder and their mean ± std."""
+    out = Path(cfg.paths.output_dir)
+    runs = runs_in(Path(cfg.run_dir))
+    if not runs:
+        return evaluate_run(cfg, Path(cfg.run_dir), out)
+    per_run = {run.name: evaluate_run(cfg, run, out / run.name) for run in runs}
+    summary = {}
+    for task in next(iter(per_run.values())):
+        summary[task] = {}
+        for name in HEADLINE:
+            values = np.array([r[task]["model"][name] for r in per_run.values()
+                               if name in r[task]["model"]])
+            if len(values):
+                summary[task][name] = {"mean": float(values.mean()),
+                                       "std": float(values.std(ddof=1)) if len(values) > 1
+                                       else 0.0}
+    results = {"runs": list(per_run), "mean_std": summary}
+    (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = [f"# Evaluation of {len(runs)} runs in {cfg.run_dir}", "",
+             f"Each run's report is in its own folder ({', '.join(per_run)}). Mean ± sample "
+             "standard deviation across the runs:", ""]
+    for task, metrics in summary.items():
+        lines += [f"## {task}", "", "| metric | mean ± std |", "| --- | --- |"]
+        lines += [f"| {name} | {m['mean']:.3f} ± {m['std']:.3f} |" for name, m in metrics.items()]
+        lines.append("")
+    (out / "report.md").write_text("\n".join(lines))
+    return results
+
+
+def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path) -> dict:
     from src.attribution import ActorList, Attributor
     from src.data.loading import read_records
     from src.inference import load_models
     from src.models.tfidf import TfidfLogReg
 
-    out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    models, _ = load_models(Path(cfg.run_dir))
+    models, _ = load_models(run_dir)
     records = read_records(cfg.data.test_file)
     train = read_records(cfg.data.train_file)
     column = cfg.data.text_column
@@ -131,10 +175,11 @@ def evaluate(cfg: DictConfig) -> dict:
         task_result["baselines"] = {
             name: {**summarise(labels, y_true, predicted, None, cfg.bootstrap_resamples,
                                cfg.seed),
-                   "model_vs_baseline": paired_difference(y_true, y_pred, predicted,
+                   "model_vs_baseline": paired_difference(y_true, y_pred, predicted, len(labels),
                                                           cfg.bootstrap_resamples, cfg.seed)}
             for name, predicted in baselines.items()
         }
+        task_result["behaviour"] = behaviour_tests(task, model, texts, attributions, cfg.seed)
         results[task] = task_result
         for row, gold, guess, scores in zip(predictions, y_true, y_pred, probabilities,
                                             strict=True):
@@ -146,8 +191,24 @@ def evaluate(cfg: DictConfig) -> dict:
         plot_reliability(probabilities, y_true, out / f"reliability_{task}.png", task)
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     write_jsonl(out / "predictions.jsonl", predictions)
-    (out / "report.md").write_text(report(results, cfg, len(records)))
+    (out / "report.md").write_text(report(results, cfg, run_dir, len(records)))
     return results
+
+
+def behaviour_tests(task: str, model, texts: list[str], attributions, seed: int) -> dict:
+    from src.behaviour import NEGATION_PAIRS, invariance, negation, speaker_swap
+
+    def predict(batch: list[str]) -> np.ndarray:
+        return model.probabilities(batch).argmax(axis=1)
+
+    tests = {f"invariance: {name}": result
+             for name, result in invariance(predict, texts, seed).items()}
+    if task == "stance":
+        tests["directional: speaker of another camp"] = speaker_swap(
+            predict, model.labels, texts, attributions)
+    if task == "sentiment" and NEGATION_PAIRS.exists():
+        tests["directional: negation flips polarity"] = negation(predict, model.labels)
+    return tests
 
 
 def plot_confusion(labels, y_true, y_pred, path: Path, task: str) -> None:
@@ -194,8 +255,12 @@ def _f(value: float) -> str:
     return f"{value:.3f}"
 
 
-def report(results: dict, cfg: DictConfig, items: int) -> str:
-    lines = [f"# Evaluation of {cfg.run_dir}", "",
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def report(results: dict, cfg: DictConfig, run_dir: Path, items: int) -> str:
+    lines = [f"# Evaluation of {run_dir}", "",
              f"Test file: `{cfg.data.test_file}` ({items} statements). Baselines learn from "
              f"`{cfg.data.train_file}`. Intervals: 95 % percentile bootstrap, "
              f"{cfg.bootstrap_resamples} resamples, seed {cfg.seed}.", ""]
@@ -224,6 +289,10 @@ def report(results: dict, cfg: DictConfig, items: int) -> str:
         lines += ["", "| slice | n | macro-F1 | accuracy |", "| --- | --- | --- | --- |"]
         lines += [f"| {name} | {s['n']} | {_f(s['macro_f1'])} | {_f(s['accuracy'])} |"
                   for name, s in result["slices"].items()]
+        lines += ["", "| behavioural test | statements | failures | failure rate |",
+                  "| --- | --- | --- | --- |"]
+        lines += [f"| {name} | {b['n']} | {b['failures']} | {_rate(b['failure_rate'])} |"
+                  for name, b in result["behaviour"].items()]
         lines += ["", f"![confusion](confusion_{task}.png) ![reliability](reliability_{task}.png)",
                   ""]
     return "\n".join(lines)

@@ -43,6 +43,18 @@ def compute_metrics_for(labels: Sequence[str]):
     return compute
 
 
+def macro_f1_from_counts(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
+    """Macro-F1 over ``n_labels`` classes from a confusion matrix: the same value as
+    scikit-learn's with ``zero_division=0``, fast enough for thousands of bootstrap resamples."""
+    confusion = np.bincount(y_true * n_labels + y_pred, minlength=n_labels * n_labels)
+    confusion = confusion.reshape(n_labels, n_labels)
+    true_positive = np.diag(confusion)
+    denominator = confusion.sum(axis=0) + confusion.sum(axis=1)
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros(n_labels),
+                   where=denominator > 0)
+    return float(f1.mean())
+
+
 def per_class(labels: Sequence[str], y_true: Sequence[int], y_pred: Sequence[int]) -> dict:
     """Precision, recall, F1 and support of every label."""
     from sklearn.metrics import precision_recall_fscore_support

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -34,7 +35,7 @@ def test_writes_every_artefact(evaluated):
 def test_report_numbers_match_metrics(evaluated):
     out, results = evaluated
     report = (out / "report.md").read_text()
-    for task, result in results.items():
+    for result in results.values():
         model = result["model"]
         low, high = model["macro_f1_ci95"]
         assert f"| model | {model['macro_f1']:.3f} [{low:.3f}, {high:.3f}]" in report
@@ -63,3 +64,28 @@ def test_own_csv_test_file(tiny_run, tmp_path):
                                 f"data.test_file={table}"))
     assert set(results) == {"sentiment"}
     assert results["sentiment"]["slices"]["no named speaker"]["n"] >= 1
+
+
+def test_behavioural_tests_are_reported(evaluated):
+    out, results = evaluated
+    stance, sentiment = results["stance"]["behaviour"], results["sentiment"]["behaviour"]
+    assert stance["invariance: diacritics"]["n"] > 100
+    # The normaliser strips diacritics and tatweel, so those never change a prediction.
+    assert stance["invariance: diacritics"]["failures"] == 0
+    assert stance["invariance: tatweel"]["failures"] == 0
+    assert stance["directional: speaker of another camp"]["n"] > 50
+    assert sentiment["directional: negation flips polarity"]["n"] == 40
+    assert "| invariance: alef/hamza |" in (out / "report.md").read_text()
+
+
+def test_multirun_folder_gives_mean_and_std(tiny_run, tmp_path):
+    multirun = tmp_path / "multirun"
+    for seed_run in ("0", "1"):
+        shutil.copytree(tiny_run[0] / "stance", multirun / seed_run / "stance")
+    out = tmp_path / "out"
+    results = evaluate(eval_cfg(out, f"run_dir={multirun}"))
+    assert results["runs"] == ["0", "1"]
+    macro = results["mean_std"]["stance"]["macro_f1"]
+    single = json.loads((out / "0" / "metrics.json").read_text())["stance"]["model"]["macro_f1"]
+    assert macro == {"mean": pytest.approx(single), "std": 0.0}
+    assert "± 0.000" in (out / "report.md").read_text()

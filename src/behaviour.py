@@ -1,0 +1,106 @@
+"""CheckList-style behavioural tests: invariance to spelling variants and directional checks.
+
+Invariance: a spelling or typography change that does not change meaning (diacritics, tatweel,
+hamza forms, ya/alef-maksura, ta-marbuta, quotation-mark style, Eastern digits) must not change
+the prediction; the failure rate is the share of changed statements whose label changes.
+Directional: putting a speaker of another camp in place of the attributed one should move the
+stance to that camp; negating a statement should flip its sentiment (curated minimal pairs).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from src.data.io import read_jsonl
+from src.data.paths import DATA_DIR
+
+NEGATION_PAIRS = DATA_DIR / "behaviour" / "negation.jsonl"
+ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
+DIACRITICS = "\u064E\u064F\u0650\u0652"  # fatha, damma, kasra, sukun
+# Letters that join the next one, after which a tatweel can stretch the word.
+JOINING = set("بتثجحخسشصضطظعغفقكلمنهيئ")
+SWAP_SPEAKERS = {"regime": "بشار الجعفري", "russia": "سيرغي لافروف",
+                 "opposition": "نصر الحريري"}
+
+
+def add_diacritics(text: str, rng: random.Random) -> str:
+    return "".join(c + rng.choice(DIACRITICS) if ARABIC_LETTER.match(c) and rng.random() < 0.3
+                   else c for c in text)
+
+
+def add_tatweel(text: str, rng: random.Random) -> str:
+    out = []
+    for i, c in enumerate(text):
+        out.append(c)
+        following = text[i + 1: i + 2]
+        if c in JOINING and following and ARABIC_LETTER.match(following) and rng.random() < 0.2:
+            out.append("\u0640")
+    return "".join(out)
+
+
+def swap_quotes(text: str, _: random.Random) -> str:
+    if "«" in text:
+        return text.replace("«", '"').replace("»", '"')
+    return re.sub(r'"([^"]*)"', r"«\1»", text)
+
+
+PERTURBATIONS: dict[str, Callable[[str, random.Random], str]] = {
+    "diacritics": add_diacritics,
+    "tatweel": add_tatweel,
+    "alef/hamza": lambda t, _: re.sub("[أإآ]", "ا", t),
+    "ya/alef-maksura": lambda t, _: re.sub(r"ى\b", "ي", t),
+    "ta-marbuta": lambda t, _: re.sub(r"ة\b", "ه", t),
+    "quotation marks": swap_quotes,
+    "eastern digits": lambda t, _: t.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+}
+
+
+def invariance(predict: Callable[[list[str]], np.ndarray], texts: list[str],
+               seed: int = 0) -> dict[str, dict]:
+    """Per perturbation: statements it changes, and the share whose predicted label changes."""
+    original = predict(texts)
+    results = {}
+    for name, perturb in PERTURBATIONS.items():
+        rng = random.Random(seed)
+        changed = [(i, perturb(text, rng)) for i, text in enumerate(texts)]
+        changed = [(i, new) for i, new in changed if new != texts[i]]
+        if not changed:
+            results[name] = {"n": 0, "failures": 0, "failure_rate": None}
+            continue
+        perturbed = predict([new for _, new in changed])
+        failures = int(sum(perturbed[k] != original[i] for k, (i, _) in enumerate(changed)))
+        results[name] = {"n": len(changed), "failures": failures,
+                         "failure_rate": failures / len(changed)}
+    return results
+
+
+def speaker_swap(predict: Callable[[list[str]], np.ndarray], labels: list[str],
+                 texts: list[str], attributions) -> dict:
+    """Replace each masculine attributed speaker named in the text by a speaker of every other
+    camp; the stance should become that camp. Feminine verbs are skipped, since the swapped-in
+    names are men and the sentence would no longer agree."""
+    cases, expected = [], []
+    for text, found in zip(texts, attributions, strict=True):
+        if found.speaker is None or found.feminine or found.speaker not in text:
+            continue
+        for camp, name in SWAP_SPEAKERS.items():
+            if camp != found.camp:
+                cases.append(text.replace(found.speaker, name, 1))
+                expected.append(labels.index(camp))
+    if not cases:
+        return {"n": 0, "failures": 0, "failure_rate": None}
+    failures = int((predict(cases) != np.array(expected)).sum())
+    return {"n": len(cases), "failures": failures, "failure_rate": failures / len(cases)}
+
+
+def negation(predict: Callable[[list[str]], np.ndarray], labels: list[str]) -> dict:
+    """On the curated minimal pairs: the negated statement should get the opposite polarity."""
+    pairs = read_jsonl(NEGATION_PAIRS)
+    predicted = predict([pair["negated"] for pair in pairs])
+    expected = np.array([labels.index(pair["negated_sentiment"]) for pair in pairs])
+    failures = int((predicted != expected).sum())
+    return {"n": len(pairs), "failures": failures, "failure_rate": failures / len(pairs)}
