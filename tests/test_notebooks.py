@@ -100,4 +100,3 @@ def test_error_analysis_notebook_runs(execute):
     slices = text_of(cell(notebook, "slices"))
     assert all(name in slices for name in ("named speaker", "quoted", "source seed"))
     assert has_image(cell(notebook, "reliability"))
-
