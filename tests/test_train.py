@@ -260,3 +260,13 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
         assert abs(one[split]["macro_f1"] - two[split]["macro_f1"]) <= 0.15
     assert (tmp_path / "two" / "stance" / "model.safetensors").is_file()
     assert double.stdout.count("outputs:") == 1, "only the main process reports"
+
+
+def test_tiny_tokenizer_learns_a_real_vocabulary():
+    from src.models.tiny import SPECIAL_TOKENS, train_wordpiece
+
+    texts = ["قال المتحدث باسم الكرملين إن الهدنة صامدة"] * 5 + ["أعلن الائتلاف رفضه"] * 5
+    tokenizer = train_wordpiece(texts, vocab_size=200)
+    assert len(tokenizer) > len(SPECIAL_TOKENS) + 10
+    tokens = tokenizer.convert_ids_to_tokens(tokenizer("قال المتحدث")["input_ids"])
+    assert tokens == ["[CLS]", "قال", "المتحدث", "[SEP]"]

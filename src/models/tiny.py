@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from src.models.recipe import BertRecipe
 
@@ -22,19 +20,18 @@ def train_wordpiece(texts: Sequence[str], vocab_size: int, min_frequency: int = 
                                        strip_accents=False, lowercase=False)
     wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=min_frequency,
                                   special_tokens=SPECIAL_TOKENS, show_progress=False)
-    with tempfile.TemporaryDirectory() as folder:
-        wordpiece.save_model(folder)
-        return BertTokenizer(vocab_file=str(Path(folder, "vocab.txt")), do_lower_case=False,
-                             tokenize_chinese_chars=False, strip_accents=False,
-                             model_max_length=512)
+    # transformers 5 builds the tokenizer from `vocab`; a `vocab_file` alone is ignored and
+    # leaves only the special tokens, so every word would become [UNK].
+    return BertTokenizer(vocab=wordpiece.get_vocab(), do_lower_case=False,
+                         tokenize_chinese_chars=False, strip_accents=False, model_max_length=512)
 
 
 @dataclass
 class TinyBert(BertRecipe):
     """Randomly initialised BERT (hidden <= 256, a few layers) with its own WordPiece vocabulary.
     It learns from the fine-tuning data alone, with no pre-training: it exercises every code path
-    of a real BERT offline and in seconds, but it scores near chance on a few hundred statements.
-    For results, fine-tune a pre-trained checkpoint or use the tfidf baseline."""
+    of a real BERT offline and in seconds, and on this dataset it comes close to the tfidf
+    baseline; a pre-trained checkpoint such as CAMeLBERT is what to fine-tune for results."""
 
     vocab_size: int = 4000
     hidden_size: int = 128
