@@ -270,3 +270,7 @@ def test_tiny_tokenizer_learns_a_real_vocabulary():
     assert len(tokenizer) > len(SPECIAL_TOKENS) + 10
     tokens = tokenizer.convert_ids_to_tokens(tokenizer("قال المتحدث")["input_ids"])
     assert tokens == ["[CLS]", "قال", "المتحدث", "[SEP]"]
+    # Unknown words fall back to learnt pieces, never to [UNK] for known characters.
+    assert tokenizer.tokenize("المتحدثين") == ["المتحدث", "##ين"]
+    # The same texts give the same vocabulary, whatever the process.
+    assert train_wordpiece(texts, vocab_size=200).get_vocab() == tokenizer.get_vocab()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,19 +12,34 @@ SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 
 def train_wordpiece(texts: Sequence[str], vocab_size: int, min_frequency: int = 2):
-    """A BERT tokenizer whose WordPiece vocabulary is learnt from ``texts``."""
-    from tokenizers import BertWordPieceTokenizer
+    """A BERT tokenizer with a WordPiece vocabulary learnt from ``texts``: every character (as a
+    word start and as a ``##`` continuation), then the most frequent words, word starts and word
+    endings (2-4 characters), ties broken alphabetically.
+
+    Counting is deterministic on purpose: the ``tokenizers`` trainer breaks ties in an order that
+    changes from process to process, so two runs with one seed, or the processes of a torchrun
+    job, learnt different vocabularies of different sizes."""
+    from tokenizers.pre_tokenizers import BertPreTokenizer
     from transformers import BertTokenizer
 
-    # Arabic has no case, and diacritics are handled by the normaliser, not by accent stripping.
-    wordpiece = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=False,
-                                       strip_accents=False, lowercase=False)
-    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=min_frequency,
-                                  special_tokens=SPECIAL_TOKENS, show_progress=False)
-    # transformers 5 builds the tokenizer from `vocab`; a `vocab_file` alone is ignored and
-    # leaves only the special tokens, so every word would become [UNK].
-    return BertTokenizer(vocab=wordpiece.get_vocab(), do_lower_case=False,
-                         tokenize_chinese_chars=False, strip_accents=False, model_max_length=512)
+    split = BertPreTokenizer()
+    words = Counter(word for text in texts for word, _ in split.pre_tokenize_str(text))
+    characters = sorted({char for word in words for char in word})
+    base = [*SPECIAL_TOKENS, *characters, *(f"##{char}" for char in characters)]
+    pieces: Counter[str] = Counter()
+    for word, count in words.items():
+        pieces[word] += count
+        for size in range(2, min(5, len(word))):
+            pieces[word[:size]] += count
+            pieces[f"##{word[-size:]}"] += count
+    known = set(base)
+    ranked = [piece for piece, count in sorted(pieces.items(), key=lambda item: (-item[1], item[0]))
+              if count >= min_frequency and piece not in known]
+    vocabulary = base + ranked[: max(0, vocab_size - len(base))]
+    # transformers 5 builds the tokenizer from `vocab`; a `vocab_file` alone is ignored.
+    return BertTokenizer(vocab={token: i for i, token in enumerate(vocabulary)},
+                         do_lower_case=False, tokenize_chinese_chars=False, strip_accents=False,
+                         model_max_length=512)
 
 
 @dataclass
