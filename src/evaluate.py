@@ -21,6 +21,7 @@ from src.config import CONFIG_DIR
 from src.data.io import DataError, write_jsonl
 from src.metrics import (
     bootstrap_interval,
+    calibration_bins,
     classification_metrics,
     expected_calibration_error,
     macro_f1_from_counts,
@@ -233,13 +234,10 @@ def plot_reliability(probabilities, y_true, path: Path, task: str, bins: int = 1
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == y_true
-    edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    _, correct, index = calibration_bins(probabilities, y_true, bins)
     accuracy = [correct[index == b].mean() if (index == b).any() else 0 for b in range(bins)]
     figure, axis = plt.subplots(figsize=(4.5, 4.5))
-    axis.bar(edges[:-1], accuracy, width=1 / bins, align="edge", edgecolor="black",
+    axis.bar(np.arange(bins) / bins, accuracy, width=1 / bins, align="edge", edgecolor="black",
              label="accuracy")
     axis.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
     ece = expected_calibration_error(probabilities, y_true)

@@ -66,15 +66,21 @@ def per_class(labels: Sequence[str], y_true: Sequence[int], y_pred: Sequence[int
             for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)}
 
 
+def calibration_bins(probabilities: np.ndarray, y_true: Sequence[int], bins: int = 10):
+    """Top-label confidence, correctness and equal-width bin of every item. Bin i holds
+    confidences in (i/bins, (i+1)/bins]; a confidence of 0 joins the first."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    return confidence, correct, index
+
+
 def expected_calibration_error(probabilities: np.ndarray, y_true: Sequence[int],
                                bins: int = 10) -> float:
     """Top-label ECE with equal-width confidence bins: the support-weighted mean gap between
     confidence and accuracy."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == np.asarray(y_true)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    # Bin i holds confidences in (edges[i], edges[i+1]]; a confidence of 0 joins the first.
-    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
+    confidence, correct, index = calibration_bins(probabilities, y_true, bins)
     error = 0.0
     for b in range(bins):
         members = index == b
