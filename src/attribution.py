@@ -16,10 +16,11 @@ from pathlib import Path
 import yaml
 
 from src.data.paths import DATA_DIR
+from src.data.schema import STANCES
 from src.normalization import ArabicNormalizer
 
 ACTORS_FILE = DATA_DIR / "actors.yaml"
-CAMPS = ("regime", "russia", "opposition", "none")
+CAMPS = STANCES  # a speaker's camp is the stance label of what they say
 
 # Matching folds the letters that news copy spells inconsistently.
 MATCHING = ArabicNormalizer(alef=True, alef_maksura=True, teh_marbuta=True)
