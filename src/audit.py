@@ -3,7 +3,9 @@
 Out-of-fold probabilities come from the TF-IDF model, cross-validated over the whole dataset with
 groups kept together; cleanlab's ``find_label_issues`` then ranks the statements whose given
 label the other folds find least likely. The output is a review file, one flagged label per line,
-worst first: decisions taken on it belong in ``data/CHANGELOG.md``.
+worst first: decisions taken on it belong in ``data/CHANGELOG.md``. A re-run keeps the
+``decision`` recorded on every row whose (task, id) it flags again; rows no longer flagged drop out
+(their decisions stay in the changelog).
 """
 
 from __future__ import annotations
@@ -55,6 +57,18 @@ def audit(records: list[dict], folds: int = 5, seed: int = 13) -> list[dict]:
     return flagged
 
 
+def carry_decisions(flagged: list[dict], previous: list[dict]) -> int:
+    """Copy each ``decision`` in ``previous`` onto the row of ``flagged`` with the same (task, id);
+    returns how many were carried."""
+    decided = {(row["task"], row["id"]): row["decision"] for row in previous if "decision" in row}
+    carried = 0
+    for row in flagged:
+        if (row["task"], row["id"]) in decided:
+            row["decision"] = decided[row["task"], row["id"]]
+            carried += 1
+    return carried
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.audit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,11 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REVIEW_FILE)
     args = parser.parse_args(argv)
     records = [r for path in SPLIT_FILES.values() for r in read_jsonl(path)]
+    previous = read_jsonl(args.out) if args.out.exists() else []
     flagged = audit(records, args.folds)
+    carried = carry_decisions(flagged, previous)
     write_jsonl(args.out, flagged)
     for task in LABELS:
         count = sum(f["task"] == task for f in flagged)
         print(f"{task}: {count} of {len(records)} labels flagged")
+    print(f"decisions carried over: {carried} of {sum('decision' in row for row in previous)}")
     print(f"review file: {args.out}")
     return 0
 

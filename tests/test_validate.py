@@ -1,7 +1,13 @@
 import pytest
 
 from src.data import validate
-from src.data.build import CARD, assign_splits, counts_markdown, load_annotations
+from src.data.build import (
+    CARD,
+    assign_splits,
+    counts_markdown,
+    load_annotations,
+    pinned_splits,
+)
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 from src.data.schema import FIELDS, SPLITS
@@ -23,12 +29,28 @@ def test_project_dataset_passes_with_all_targets(capsys):
 
 @pytest.fixture(scope="module")
 def built():
-    return assign_splits(load_annotations())
+    return assign_splits(load_annotations(), pinned_splits())
 
 
 def test_committed_splits_are_what_the_builder_makes(built):
     for split in SPLITS:
         assert read_jsonl(SPLIT_FILES[split]) == [r for r in built if r["split"] == split]
+
+
+def test_relabels_keep_splits_and_only_new_groups_are_drawn(built):
+    records = load_annotations()
+    pinned = pinned_splits()
+    fresh = {r["id"]: r["split"] for r in assign_splits(records)}
+    flipped = [dict(r, sentiment="neutral" if r["sentiment"] != "neutral" else "negative")
+               if r["source"] == "authored" and i % 7 == 0 else r for i, r in enumerate(records)]
+    new = [dict(record(), id=f"new-{i}", text=f"نص جديد رقم {i} للتجربة", family=None,
+                derived_from=None, source="authored") for i in range(40)]
+    rebuilt = {r["id"]: r["split"] for r in assign_splits(flipped + new, pinned)}
+    assert all(rebuilt[r["id"]] == r["split"] for r in built)
+    assert {rebuilt[f"new-{i}"] for i in range(40)} >= {"train", "dev"}
+    # Without the pins a relabel redraws the stratified folds: what the pins protect against.
+    redrawn = {r["id"]: r["split"] for r in assign_splits(flipped)}
+    assert redrawn != fresh
 
 
 def test_data_card_counts_are_current(built):

@@ -5,11 +5,17 @@
 Reads ``data/annotations/seed.jsonl`` and ``data/annotations/authored/*.jsonl`` and writes
 ``data/qawl/{train,dev,test}.jsonl``. Groups (a seed sentence with its variations, a paraphrase
 family) stay in one split; every seed group goes to test; the rest is split 70/15/15, stratified
-by (stance, sentiment) cell. The result depends only on the annotations and ``SEED``.
+by (stance, sentiment) cell.
+
+Splits are versioned: a group keeps the split it has in the current files, so a relabel or a new
+statement never moves a record between train and test; only new groups are drawn, towards the
+shares. ``--reshuffle`` draws every group afresh (a new major version). The result depends only
+on the annotations, the current files and ``SEED``.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections import Counter
@@ -44,27 +50,42 @@ def load_annotations() -> list[dict]:
     return records
 
 
-def assign_splits(records: list[dict]) -> list[dict]:
-    """Copies of ``records`` with ``group`` and ``split`` set, in the schema's field order."""
+def pinned_splits() -> dict[str, str]:
+    """The split of every group in the current files."""
+    return {record["group"]: split for split, path in SPLIT_FILES.items() if path.exists()
+            for record in read_jsonl(path)}
+
+
+def assign_splits(records: list[dict], pinned: dict[str, str] | None = None) -> list[dict]:
+    """Copies of ``records`` with ``group`` and ``split`` set, in the schema's field order.
+    Groups in ``pinned`` keep their split; the others are drawn in stratified group folds."""
+    pinned = pinned or {}
     groups = [group_of(r) for r in records]
     seed_groups = {r["id"] for r in records if r["source"] == "seed"}
-    free = [i for i, group in enumerate(groups) if group not in seed_groups]
-    cells = [f"{records[i]['stance']}/{records[i]['sentiment']}" for i in free]
-    folds = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
-    fold_of = {}
-    for fold, (_, held) in enumerate(folds.split(free, cells, [groups[i] for i in free])):
-        fold_of.update({free[i]: fold for i in held})
-    fold_size = len(free) / FOLDS
-    forced = {"dev": 0, "test": len(records) - len(free)}
-    split_of_fold, next_fold = {}, 0
-    for split, share in SHARES.items():
-        count = max(0, round((share * len(records) - forced[split]) / fold_size))
-        split_of_fold.update({fold: split for fold in range(next_fold, next_fold + count)})
-        next_fold += count
+    split_of = {i: "test" if group in seed_groups else pinned[group]
+                for i, group in enumerate(groups) if group in seed_groups or group in pinned}
+    free = [i for i in range(len(records)) if i not in split_of]
+    n_folds = min(FOLDS, len({groups[i] for i in free}))
+    if n_folds < 2:  # nothing to stratify: one new group goes to train
+        split_of.update(dict.fromkeys(free, "train"))
+    else:
+        cells = [f"{records[i]['stance']}/{records[i]['sentiment']}" for i in free]
+        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=SEED)
+        fold_of = {}
+        for fold, (_, held) in enumerate(folds.split(free, cells, [groups[i] for i in free])):
+            fold_of.update({free[i]: fold for i in held})
+        fold_size = len(free) / n_folds
+        placed = Counter(split_of.values())
+        split_of_fold, next_fold = {}, 0
+        for split, share in SHARES.items():
+            count = max(0, round((share * len(records) - placed[split]) / fold_size))
+            split_of_fold.update({fold: split for fold in range(next_fold, next_fold + count)})
+            next_fold += count
+        split_of.update({i: split_of_fold.get(fold, "train") for i, fold in fold_of.items()})
     assigned = []
     for i, record in enumerate(records):
-        split = split_of_fold.get(fold_of[i], "train") if i in fold_of else "test"
-        full = dict(record, group=groups[i], split=split, derived_from=record.get("derived_from"))
+        full = dict(record, group=groups[i], split=split_of[i],
+                    derived_from=record.get("derived_from"))
         assigned.append({name: full[name] for name in FIELDS})
     return assigned
 
@@ -93,9 +114,14 @@ def counts_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m src.data.build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reshuffle", action="store_true",
+                        help="draw every group's split afresh instead of keeping the current ones")
+    args = parser.parse_args(argv)
     try:
-        records = assign_splits(load_annotations())
+        records = assign_splits(load_annotations(), {} if args.reshuffle else pinned_splits())
     except DataError as err:
         print(err, file=sys.stderr)
         return 1
