@@ -1,10 +1,14 @@
-"""Publish a run's models on the Hugging Face Hub.
+"""ONNX copies of a run's models, and publishing them on the Hugging Face Hub.
 
+    python -m src.export RUN_DIR --onnx [--int8]
     python -m src.export RUN_DIR --push-to-hub ORG/NAME [--task stance] [--private] [--dry-run]
 
-Each task folder of the run becomes its own model repository, ``ORG/NAME-stance`` and
-``ORG/NAME-sentiment`` (or ``ORG/NAME`` when one task is exported), so that
-``pipeline("text-classification", model="ORG/NAME-stance")`` works as it does on the folder.
+--onnx writes ``onnx/model.onnx`` into each transformers model folder of the run (and, with
+--int8, the dynamically quantised ``onnx/model_quantized.onnx``), which ``python -m src.predict
+--backend onnx`` (or ``onnx-int8``) uses. With --push-to-hub each task folder of the run becomes
+its own model repository, ``ORG/NAME-stance`` and ``ORG/NAME-sentiment`` (or ``ORG/NAME`` when
+one task is exported), so that ``pipeline("text-classification", model="ORG/NAME-stance")`` works
+as it does on the folder. Given both, the ONNX files are written first and uploaded too.
 """
 
 from __future__ import annotations
@@ -63,21 +67,44 @@ def push(folder: Path, repo_id: str, private: bool) -> str:
     return commit.commit_url
 
 
+def write_onnx(folders: dict[str, Path], int8: bool) -> None:
+    from src.onnx_export import export_onnx
+
+    for folder in folders.values():
+        if (folder / "model.skops").exists():
+            raise ExportError(f"{folder}: a scikit-learn model; --onnx exports transformers "
+                              "models only")
+    for folder in folders.values():
+        for path in export_onnx(folder, int8):
+            print(f"{path} ({path.stat().st_size / 2**20:.1f} MiB)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", type=Path, help="a run folder, or one task's model folder")
-    parser.add_argument("--push-to-hub", metavar="ORG/NAME", required=True,
+    parser.add_argument("--onnx", action="store_true",
+                        help="write onnx/model.onnx into each transformers model folder")
+    parser.add_argument("--int8", action="store_true",
+                        help="with --onnx: also onnx/model_quantized.onnx (dynamic int8)")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME",
                         help="repository name; one repository per task gets a -TASK suffix")
     parser.add_argument("--task", choices=(*TASKS, "both"), default="both")
     parser.add_argument("--private", action="store_true", help="create private repositories")
     parser.add_argument("--dry-run", action="store_true",
                         help="list what would be uploaded, upload nothing")
     args = parser.parse_args(argv)
+    if not (args.onnx or args.push_to_hub):
+        parser.error("nothing to do: give --onnx, --push-to-hub ORG/NAME, or both")
+    if args.int8 and not args.onnx:
+        parser.error("--int8 goes with --onnx")
     tasks = TASKS if args.task == "both" else (args.task,)
     try:
         folders = task_folders(args.run_dir, tasks)
-        for task, repo_id in repo_ids(args.push_to_hub, folders).items():
+        if args.onnx:
+            write_onnx(folders, args.int8)
+        for task, repo_id in (repo_ids(args.push_to_hub, folders).items()
+                              if args.push_to_hub else ()):
             folder = folders[task]
             if args.dry_run:
                 files = sorted(p.name for p in folder.iterdir() if p.is_file())

@@ -1,7 +1,8 @@
 """Loading exported models and scoring statements with them, fast on a CPU.
 
 Statements are normalised as at training time, tokenised once, sorted by length and batched
-with padding to the longest in the batch, and run under ``torch.inference_mode``.
+with padding to the longest in the batch, and run under ``torch.inference_mode`` or, with the
+``onnx`` backends, by onnxruntime on the ONNX copies that ``python -m src.export --onnx`` writes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from src.data.schema import LABELS, TASKS
 from src.normalization import ArabicNormalizer
 
 RUNS_DIR = PROJECT_ROOT / "outputs" / "train" / "runs"
+ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quantized.onnx"}
 
 
 class ModelError(RuntimeError):
@@ -46,6 +48,11 @@ class TaskModel:
         raise NotImplementedError
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
 @dataclass
 class TransformersModel(TaskModel):
     tokenizer: object = None
@@ -57,8 +64,6 @@ class TransformersModel(TaskModel):
         return [len(i) for i in ids]
 
     def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        import torch
-
         encoded = self.tokenizer([self.normalizer(t) for t in texts])["input_ids"]
         # Too long for the model: keep the start, close with the final [SEP].
         self.truncated = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
@@ -66,18 +71,32 @@ class TransformersModel(TaskModel):
                    for ids in encoded]
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        device = self.model.device
-        with torch.inference_mode():
-            for begin in range(0, len(order), batch_size):
-                chosen = order[begin: begin + batch_size]
-                batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in chosen]},
-                                           return_tensors="pt")
-                batch = {name: tensor.to(device) for name, tensor in batch.items()}
-                logits = self.model(**batch).logits.float()
-                scores[chosen] = torch.softmax(logits, dim=-1).cpu().numpy()
-                if progress is not None:
-                    progress(len(chosen))
+        for begin in range(0, len(order), batch_size):
+            chosen = order[begin: begin + batch_size]
+            scores[chosen] = softmax(self.logits([encoded[i] for i in chosen]))
+            if progress is not None:
+                progress(len(chosen))
         return scores
+
+    def logits(self, input_ids: list[list[int]]) -> np.ndarray:
+        import torch
+
+        batch = self.tokenizer.pad({"input_ids": input_ids}, return_tensors="pt")
+        with torch.inference_mode():
+            batch = {name: tensor.to(self.model.device) for name, tensor in batch.items()}
+            return self.model(**batch).logits.float().cpu().numpy()
+
+
+@dataclass
+class OnnxModel(TransformersModel):
+    """The same tokenisation and batching, with the forward pass in onnxruntime."""
+
+    session: object = None
+
+    def logits(self, input_ids: list[list[int]]) -> np.ndarray:
+        batch = self.tokenizer.pad({"input_ids": input_ids}, return_tensors="np")
+        feed = {name: batch[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+        return self.session.run(["logits"], feed)[0]
 
 
 @dataclass
@@ -89,6 +108,12 @@ class SklearnModel(TaskModel):
         if progress is not None:
             progress(len(texts))
         return scores.astype(np.float32)
+
+
+def _labels(folder: Path) -> tuple[list[str], str]:
+    config = json.loads((folder / "config.json").read_text())
+    labels = [config["id2label"][str(i)] for i in range(len(config.get("id2label", {})))]
+    return labels, task_of(labels, folder)
 
 
 def _load_transformers(folder: Path, device: str | None, max_length: int | None) -> TaskModel:
@@ -103,9 +128,7 @@ def _load_transformers(folder: Path, device: str | None, max_length: int | None)
     if not weights:
         raise ModelError(f"{folder}: incomplete model folder, no model.safetensors "
                          "(only safetensors weights are loaded)")
-    config = json.loads((folder / "config.json").read_text())
-    labels = [config["id2label"][str(i)] for i in range(len(config.get("id2label", {})))]
-    task = task_of(labels, folder)
+    labels, task = _labels(folder)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
@@ -117,6 +140,25 @@ def _load_transformers(folder: Path, device: str | None, max_length: int | None)
     return TransformersModel(folder=folder, task=task, labels=labels,
                              normalizer=ArabicNormalizer.load(folder), tokenizer=tokenizer,
                              model=model, max_length=min(max_length or limit, limit))
+
+
+def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
+    import onnxruntime
+    from transformers import AutoTokenizer
+
+    path = folder / ONNX_FILES[backend]
+    if not path.exists():
+        flag = " --int8" if backend == "onnx-int8" else ""
+        raise ModelError(f"{folder}: no {ONNX_FILES[backend]} for --backend {backend}; write it "
+                         f"with `python -m src.export {folder} --onnx{flag}`")
+    labels, task = _labels(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    positions = json.loads((folder / "config.json").read_text())["max_position_embeddings"]
+    limit = min(positions, tokenizer.model_max_length)
+    return OnnxModel(folder=folder, task=task, labels=labels,
+                     normalizer=ArabicNormalizer.load(folder), tokenizer=tokenizer,
+                     session=session, max_length=min(max_length or limit, limit))
 
 
 def _load_sklearn(folder: Path) -> TaskModel:
@@ -137,15 +179,17 @@ def _load_sklearn(folder: Path) -> TaskModel:
                         pipeline=skops.io.load(path, trusted=[]))
 
 
-def load_task_model(folder: Path, device: str | None = None,
-                    max_length: int | None = None) -> TaskModel:
+def load_task_model(folder: Path, device: str | None = None, max_length: int | None = None,
+                    backend: str = "torch") -> TaskModel:
     if not folder.is_dir():
         raise ModelError(f"{folder}: no such model folder")
     if (folder / "model.skops").exists():
-        return _load_sklearn(folder)
+        return _load_sklearn(folder)  # scikit-learn has one backend, whatever was asked
     if not (folder / "config.json").exists():
         raise ModelError(f"{folder}: incomplete model folder, no config.json")
     # A folder without normalization.json was trained elsewhere: its text is used as given.
+    if backend != "torch":
+        return _load_onnx(folder, backend, max_length)
     return _load_transformers(folder, device, max_length)
 
 
@@ -158,21 +202,22 @@ def newest_run(runs_dir: Path = RUNS_DIR) -> Path:
     return runs[-1]
 
 
-def load_models(path: Path, device: str | None = None,
-                max_length: int | None = None) -> tuple[dict[str, TaskModel], list[str]]:
+def load_models(path: Path, device: str | None = None, max_length: int | None = None,
+                backend: str = "torch") -> tuple[dict[str, TaskModel], list[str]]:
     """The models of a run folder (``stance/``, ``sentiment/``) or of one model folder, and the
     tasks that are missing."""
     if not path.exists():
         raise ModelError(f"{path}: no such model or run folder")
     if (path / "config.json").exists() or (path / "model.skops").exists():
-        model = load_task_model(path, device, max_length)
+        model = load_task_model(path, device, max_length, backend)
         models = {model.task: model}
     else:
         present = [task for task in TASKS if (path / task).is_dir()]
         if not present:
             raise ModelError(f"{path}: neither a model folder nor a run folder with "
                              f"{' or '.join(TASKS)}/ inside")
-        models = {task: load_task_model(path / task, device, max_length) for task in present}
+        models = {task: load_task_model(path / task, device, max_length, backend)
+                  for task in present}
         for task, model in models.items():
             if model.task != task:
                 raise ModelError(f"{model.folder}: holds a {model.task} model, not {task}")

@@ -3,6 +3,7 @@
     python -m src.predict FILE [FILE ...]      # articles; '-' reads standard input
     python -m src.predict --lines FILE         # one statement per line
     python -m src.predict --model RUN_OR_MODEL_DIR --format jsonl FILE > out.jsonl
+    python -m src.predict --backend onnx-int8 FILE  # after python -m src.export RUN --onnx --int8
 
 Each row: file, index, start/end character offsets into the input, text, speaker, quote,
 stance, stance_score, sentiment, sentiment_score (and every label's probability with
@@ -177,6 +178,10 @@ def parse_args(argv):
     parser.add_argument("--max-length", type=int,
                         help="tokens per statement (default: the model's limit)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+                        help="onnx: onnxruntime on the model's onnx/model.onnx (fp32); onnx-int8: "
+                             "on onnx/model_quantized.onnx; both written by python -m src.export "
+                             "RUN --onnx [--int8] (default: torch)")
     parser.add_argument("--encoding", default="utf-8", help="of the input files")
     return parser.parse_args(argv)
 
@@ -190,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.model is None:
             args.model = newest_run()
             print(f"using model {args.model}", file=sys.stderr)
-        models, missing = load_models(args.model, args.device, args.max_length)
+        models, missing = load_models(args.model, args.device, args.max_length,
+                                      args.backend)
     except ModelError as err:
         error(str(err))
         return 2
