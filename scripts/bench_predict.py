@@ -3,12 +3,22 @@
     python scripts/bench_predict.py [--models tiny,base] [--repeats 5] [--limit base=200]
 
 For each model, one exported folder (config.json with Qawl's stance labels, model.safetensors,
-the tokenizer and normalization.json) is built offline in a temporary folder and scored three
-ways, on the same statements, in the same process:
+the tokenizer and normalization.json, and the ONNX files of ``python -m src.export --onnx
+--int8``) is built offline in a temporary folder and scored five ways, on the same statements,
+in the same process:
 
   pipeline (default)   transformers.pipeline("text-classification", model=DIR)(texts)
   pipeline (batch 32)  the same pipeline called with batch_size=32
   ours (batch 32)      src.inference.load_task_model(DIR).probabilities(texts, 32)
+  ours onnx            the same with backend="onnx" (onnxruntime, fp32)
+  ours onnx-int8       the same with backend="onnx-int8" (dynamically quantised)
+
+The floor: the forward pass's multiply-adds on the statements' real token counts (no padding),
+divided by this machine's matrix-multiply rate measured by a GEMM probe (torch.matmul, fp32, at
+the shape of BERT's feed-forward layer on one batch); our fp32 path is reported as a fraction
+of the sentences/s that rate would allow. Cold start (--cold-start): wall time of
+`python -m src.predict --help`, and of predicting a 20-line file with the tiny model, against
+`python -c "import torch, transformers"`, each run --repeats times in fresh processes.
 
 The models have random weights: "tiny" is src.models.tiny.TinyBert built from the training
 texts; "base" has BERT-base's shape (hidden 768, 12 layers, 12 heads, intermediate 3072) with a
@@ -59,6 +69,8 @@ DATA = ROOT / "data" / "qawl"
 SPLIT_FILES = ("train.jsonl", "dev.jsonl", "test.jsonl")
 BATCH = 32
 TARGETS = {"pipeline (default)": 2.5, "pipeline (batch 32)": 1.2}
+INT8_TARGETS = {"pipeline (default)": 7.0, "pipeline (batch 32)": 3.5}
+FLOOR_TARGET = 0.75
 BASE_SHAPE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
               "intermediate_size": 3072, "max_position_embeddings": 512}
 BASE_VOCAB = 30000
@@ -99,12 +111,22 @@ def centre_labels(model, tokenizer, texts: list[str]) -> None:
         model.classifier.bias -= logits.mean(dim=0)
 
 
-def build_folder(kind: str, train_texts: list[str], folder: Path) -> None:
-    """An exported stance model folder, as training writes it, with random weights."""
+def build_folder(kind: str, train_texts: list[str], folder: Path,
+                 trained: Path | None = None) -> None:
+    """An exported stance model folder, as training writes it, with random weights (or a copy
+    of ``trained``), and its ONNX files."""
+    import shutil
+
     from transformers import BertConfig, BertForSequenceClassification
 
     from src.models.tiny import TinyBert, train_wordpiece
+    from src.onnx_export import export_onnx
 
+    if trained is not None:
+        shutil.copytree(trained, folder, dirs_exist_ok=True)
+        shutil.rmtree(folder / "onnx", ignore_errors=True)
+        export_onnx(folder, int8=True)
+        return
     torch.manual_seed(0)
     labels = list(STANCES)
     if kind == "tiny":
@@ -122,6 +144,13 @@ def build_folder(kind: str, train_texts: list[str], folder: Path) -> None:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     ArabicNormalizer().save(folder)
+    export_onnx(folder, int8=True)
+
+
+def splits_of(count: int) -> list[str]:
+    """The split of each of the first ``count`` statements of :func:`statements`."""
+    names = [name.split(".")[0] for name in SPLIT_FILES for _ in read_jsonl(DATA / name)]
+    return (names * (count // len(names) + 1))[:count]
 
 
 def statements(limit: int | None, repeat: int) -> list[str]:
@@ -149,8 +178,44 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):8.1f}  ({min(values):.1f}–{max(values):.1f})"
 
 
+def forward_flops(config, length: int) -> float:
+    """Multiply-adds x 2 of one BERT forward pass over ``length`` tokens: the projections, the
+    feed-forward layers and the attention products; embeddings and softmax are lookups and
+    element-wise work, left out."""
+    h, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    per_layer = 4 * length * h * h + 2 * length * h * inner + 2 * length * length * h
+    head = h * h + h * config.num_labels  # pooler and classifier, on [CLS] only
+    return 2.0 * (layers * per_layer + head)
+
+
+def gemm_probe(config, tokens: int, repeats: int = 20) -> tuple[float, str]:
+    """Best fp32 GFLOP/s of torch.matmul at the feed-forward layer's shape for ``tokens``
+    tokens (a batch of the benchmark): what this machine's matrix units deliver to BERT."""
+    a = torch.randn(tokens, config.hidden_size)
+    b = torch.randn(config.hidden_size, config.intermediate_size)
+    flops = 2.0 * tokens * config.hidden_size * config.intermediate_size
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(3):
+            torch.matmul(a, b)
+        for _ in range(repeats):
+            started = time.perf_counter()
+            torch.matmul(a, b)
+            best = min(best, time.perf_counter() - started)
+    return flops / best / 1e9, f"{tokens}x{config.hidden_size} @ {config.hidden_size}x" \
+                               f"{config.intermediate_size}"
+
+
+def floor_rate(config, lengths: list[int]) -> dict:
+    gflop = sum(forward_flops(config, n) for n in lengths) / 1e9
+    tokens = BATCH * round(statistics.mean(lengths))
+    gflops, shape = gemm_probe(config, tokens)
+    return {"gflop": gflop, "gflops": gflops, "shape": shape,
+            "rate": len(lengths) / (gflop / gflops)}
+
+
 def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: int,
-                seed: int) -> dict:
+                seed: int, trained: Path | None = None) -> dict:
     from transformers import pipeline
     from transformers.utils import logging
 
@@ -159,15 +224,18 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
     logging.disable_progress_bar()
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as name:
         folder = Path(name)
-        build_folder(kind, train_texts, folder)
+        build_folder(kind, train_texts, folder, trained)
         ours = load_task_model(folder)
+        onnx = load_task_model(folder, backend="onnx")
+        int8 = load_task_model(folder, backend="onnx-int8")
         pipe = pipeline("text-classification", model=str(folder))
         normalise = ArabicNormalizer.load(folder)
         prepared = [normalise(t) for t in texts]  # what our path feeds its tokenizer
 
         lengths = ours.token_lengths(texts)
         n_params = sum(p.numel() for p in ours.model.parameters())
-        print(f"\n== {kind}: {ours.model.config.num_hidden_layers} layers, hidden "
+        weights = f"trained ({trained})" if trained else "random weights"
+        print(f"\n== {kind}, {weights}: {ours.model.config.num_hidden_layers} layers, hidden "
               f"{ours.model.config.hidden_size}, vocabulary {ours.model.config.vocab_size} "
               f"({len(ours.tokenizer)} learnt), {n_params / 1e6:.1f}M parameters")
         print(f"   ours: {type(ours.tokenizer).__name__}, {ours.model.dtype}, on "
@@ -181,9 +249,12 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
             "pipeline (batch 32)": lambda xs: [r["label"] for r in pipe(xs, batch_size=BATCH)],
             "ours (batch 32)": lambda xs: [ours.labels[i] for i in
                                           ours.probabilities(xs, BATCH).argmax(axis=1)],
+            "ours onnx": lambda xs: [onnx.labels[i] for i in
+                                     onnx.probabilities(xs, BATCH).argmax(axis=1)],
+            "ours onnx-int8": lambda xs: [int8.labels[i] for i in
+                                          int8.probabilities(xs, BATCH).argmax(axis=1)],
         }
-        inputs = {"pipeline (default)": prepared, "pipeline (batch 32)": prepared,
-                  "ours (batch 32)": texts}
+        inputs = {name: prepared if name.startswith("pipeline") else texts for name in configs}
         warm = min(len(texts), 64)
         for name, run in configs.items():  # warm-up: allocators, kernels, lazy imports
             run(inputs[name][:warm])
@@ -219,14 +290,36 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         for name, values in rates.items():
             print(f"   {name:<22}{summary(values):>34}")
         result = {"medians": medians, "rates": rates, "n": len(texts)}
-        for name, target in TARGETS.items():
-            ratio = medians["ours (batch 32)"] / medians[name]
+
+        def compare(ours_name: str, targets: dict, identical: bool) -> None:
+            for name, target in targets.items():
+                ratio = medians[ours_name] / medians[name]
+                agree = 100 * np.mean([a == b for a, b in
+                                       zip(labels[ours_name], labels[name], strict=True)])
+                met = "met" if ratio >= target and (agree == 100 or not identical) else "MISSED"
+                print(f"   {ours_name} / {name:<20} {ratio:5.2f}x  (target >= {target}x: "
+                      f"{met}); labels agree on {agree:.1f}% of statements")
+                result[ours_name, name] = (ratio, agree, met)
+
+        compare("ours (batch 32)", TARGETS, identical=True)
+        compare("ours onnx-int8", INT8_TARGETS, identical=False)
+        for name in ("ours onnx", "ours onnx-int8"):
             agree = 100 * np.mean([a == b for a, b in
-                                   zip(labels["ours (batch 32)"], labels[name], strict=True)])
-            met = "met" if ratio >= target and agree == 100 else "MISSED"
-            print(f"   ours / {name:<20} {ratio:5.2f}x  (target >= {target}x: {met}); "
-                  f"labels agree on {agree:.1f}% of statements")
-            result[name] = (ratio, agree, met)
+                                   zip(labels[name], labels["ours (batch 32)"], strict=True)])
+            test = [i for i, split in enumerate(splits_of(len(texts))) if split == "test"]
+            on_test = 100 * np.mean([labels[name][i] == labels["ours (batch 32)"][i]
+                                     for i in test]) if test else float("nan")
+            print(f"   {name}: labels agree with our fp32 torch path on {agree:.1f}% of "
+                  f"statements ({on_test:.1f}% of the {len(test)} of the test split)")
+        floor = floor_rate(ours.model.config, lengths)
+        fraction = medians["ours (batch 32)"] / floor["rate"]
+        print(f"   floor: {floor['gflop'] / len(texts):.2f} GFLOP per statement on the real "
+              f"token counts; GEMM probe {floor['gflops']:.1f} GFLOP/s (fp32, "
+              f"{floor['shape']}) -> {floor['rate']:.1f} sentences/s at best")
+        print(f"   ours fp32 reaches {fraction:.2f} of the floor (target >= {FLOOR_TARGET}: "
+              f"{'met' if fraction >= FLOOR_TARGET else 'MISSED'}); onnx fp32 "
+              f"{medians['ours onnx'] / floor['rate']:.2f}")
+        result["floor"] = (floor, fraction)
         spread = Counter(labels["ours (batch 32)"])
         print(f"   predicted labels (ours): {dict(spread)}; largest probability difference, "
               f"ours vs pipeline (batch 32): {np.abs(ours_scores - pipe_scores).max():.1e}")
@@ -234,6 +327,38 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         print(f"   of ours: normalising + tokenising took {prep_seconds * 1000:.0f} ms "
               f"({100 * share:.0f}% of its median time)")
         return result
+
+
+def cold_start(repeats: int) -> None:
+    """Wall time of fresh processes, as a user at a shell sees it."""
+    import subprocess
+
+    normalise = ArabicNormalizer()
+    texts = [normalise(r["text"]) for r in read_jsonl(DATA / "train.jsonl")]
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as name:
+        folder = Path(name) / "stance"
+        build_folder("tiny", texts, folder)
+        lines = Path(name) / "twenty.txt"
+        lines.write_text("\n".join(r["text"] for r in read_jsonl(DATA / "test.jsonl")[:20]))
+        predict = [sys.executable, "-m", "src.predict", "--lines", "--format", "jsonl",
+                   "--model", str(folder), str(lines)]
+        commands = {
+            "python -c 'import torch, transformers'":
+                [sys.executable, "-c", "import torch, transformers"],
+            "python -m src.predict --help": [sys.executable, "-m", "src.predict", "--help"],
+            "predict 20 lines, tiny, torch": predict,
+            "predict 20 lines, tiny, onnx-int8": [*predict, "--backend", "onnx-int8"],
+        }
+        print(f"\n== cold start: fresh processes, {repeats} runs each, wall seconds")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        for label, command in commands.items():
+            seconds = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+                seconds.append(time.perf_counter() - started)
+            print(f"   {label:<40} median {statistics.median(seconds):6.2f} s  "
+                  f"({min(seconds):.2f}–{max(seconds):.2f})")
 
 
 def main() -> None:
@@ -248,6 +373,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int,
                         help="torch.set_num_threads before anything runs (default: torch's own)")
     parser.add_argument("--seed", type=int, default=0, help="for the order of configurations")
+    parser.add_argument("--tiny-run", type=Path,
+                        help="a trained run (python -m src.train model=tiny): its stance model "
+                             "is the tiny model, so label agreement is that of a trained model")
+    parser.add_argument("--cold-start", action="store_true",
+                        help="also time fresh processes: --help, a 20-line prediction, imports")
     args = parser.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if unknown := [m for m in models if m not in ("tiny", "base")]:
@@ -270,16 +400,21 @@ def main() -> None:
     results = {}
     for kind in models:
         texts = statements(limits[kind], args.repeat)
-        results[kind] = bench_model(kind, train_texts, texts, args.repeats, args.seed)
+        trained = args.tiny_run / "stance" if kind == "tiny" and args.tiny_run else None
+        results[kind] = bench_model(kind, train_texts, texts, args.repeats, args.seed, trained)
 
-    print("\nsummary (sentences/s, medians; ratios are ours / pipeline)")
+    print("\nsummary (sentences/s, medians)")
     for kind, result in results.items():
         medians = result["medians"]
         cells = "  ".join(f"{name} {value:.1f}" for name, value in medians.items())
-        ratios = "  ".join(f"vs {name}: {ratio:.2f}x {met}, labels "
-                           f"{agree:.1f}%" for name, (ratio, agree, met) in
-                           ((n, result[n]) for n in TARGETS))
-        print(f"  {kind} ({result['n']} statements): {cells}\n    {ratios}")
+        print(f"  {kind} ({result['n']} statements): {cells}")
+        for ours_name, targets in (("ours (batch 32)", TARGETS), ("ours onnx-int8", INT8_TARGETS)):
+            ratios = "  ".join(f"vs {name}: {result[ours_name, name][0]:.2f}x "
+                               f"{result[ours_name, name][2]}" for name in targets)
+            print(f"    {ours_name}: {ratios}")
+        print(f"    ours fp32 / floor: {result['floor'][1]:.2f}")
+    if args.cold_start:
+        cold_start(args.repeats)
     print(f"load average at end: {load_average()}")
 
 
