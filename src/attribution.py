@@ -9,6 +9,7 @@ grammatical gender agrees with the verb.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,17 +112,13 @@ class ActorList:
     """Actor names and variants, matched longest first on normalised text."""
 
     actors: list[Actor]
-    _patterns: list[tuple[re.Pattern, Actor]] = field(init=False, repr=False)
+    _names: list[tuple[str, Actor]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         names = [(MATCHING(name), actor) for actor in self.actors
                  for name in (actor.name, *actor.variants)]
         names.sort(key=lambda pair: -len(pair[0]))
-        self._patterns = [
-            (re.compile(rf"(?<![^\s\"«“(])[{CLITICS}]{{0,2}}({re.escape(name)})(?![^\s\"»”).,،؛:!؟?])"),
-             actor)
-            for name, actor in names if name
-        ]
+        self._names = [(name, actor) for name, actor in names if name]
 
     @classmethod
     def load(cls, path: str | Path = ACTORS_FILE) -> ActorList:
@@ -142,13 +139,23 @@ class ActorList:
         folded = _fold_keeping_offsets(text)
         taken = [False] * len(folded)
         found = []
-        for pattern, actor in self._patterns:
-            for match in pattern.finditer(folded):
+        for name, actor in self._names:
+            if name not in folded:  # a substring test skips the regex for almost every name
+                continue
+            for match in _mention_pattern(name).finditer(folded):
                 start, end = match.span(1)
                 if not any(taken[start:end]):
                     taken[start:end] = [True] * (end - start)
                     found.append((start, end, actor))
         return sorted(found, key=lambda item: item[0])
+
+
+@functools.cache
+def _mention_pattern(name: str) -> re.Pattern:
+    """``name`` as a whole word, after at most two clitics, compiled on first use (a thousand
+    names compiled up front cost a second at every start)."""
+    return re.compile(rf"(?<![^\s\"«“(])[{CLITICS}]{{0,2}}({re.escape(name)})"
+                      r"(?![^\s\"»”).,،؛:!؟?])")
 
 
 def _fold_keeping_offsets(text: str) -> str:
