@@ -8,6 +8,7 @@ with padding to the longest in the batch, and run under ``torch.inference_mode``
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,12 @@ class TaskModel:
 
     def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         raise NotImplementedError
+
+
+def usable_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -153,7 +160,12 @@ def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
                          f"with `python -m src.export {folder} --onnx{flag}`")
     labels, task = _labels(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    # onnxruntime sizes its pool by the machine's cores, not the ones this process may use
+    # (taskset, containers), and then oversubscribes them.
+    options.intra_op_num_threads = usable_cores()
+    session = onnxruntime.InferenceSession(str(path), options,
+                                           providers=["CPUExecutionProvider"])
     positions = json.loads((folder / "config.json").read_text())["max_position_embeddings"]
     limit = min(positions, tokenizer.model_max_length)
     return OnnxModel(folder=folder, task=task, labels=labels,

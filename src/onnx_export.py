@@ -49,14 +49,13 @@ def export_onnx(folder: Path, int8: bool) -> list[Path]:
 
 def quantize(source: Path, target: Path) -> Path:
     """Dynamic quantisation: int8 weights, activations quantised per batch at run time."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepared = target.with_suffix(".prepared.onnx")
-    logging.getLogger().setLevel(logging.ERROR)  # its pre-processing advice is followed here
-    try:
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
-        quantize_dynamic(str(prepared), str(target), weight_type=QuantType.QInt8)
-    finally:
-        prepared.unlink(missing_ok=True)
+    # The quantiser re-runs shape inference, which refuses the intermediate shapes some torch
+    # versions record (torch 2.11: "(768) vs (4)" at the classifier); it recomputes them anyway.
+    model = onnx.load(str(source))
+    del model.graph.value_info[:]
+    logging.getLogger().setLevel(logging.ERROR)
+    quantize_dynamic(model, str(target), weight_type=QuantType.QInt8)
     return target
