@@ -196,7 +196,10 @@ def load_task_model(folder: Path, device: str | None = None, max_length: int | N
     if not folder.is_dir():
         raise ModelError(f"{folder}: no such model folder")
     if (folder / "model.skops").exists():
-        return _load_sklearn(folder)  # scikit-learn has one backend, whatever was asked
+        if backend != "torch":
+            raise ModelError(f"{folder}: a scikit-learn model, which has no --backend "
+                             f"{backend}; that backend is for transformers models")
+        return _load_sklearn(folder)
     if not (folder / "config.json").exists():
         raise ModelError(f"{folder}: incomplete model folder, no config.json")
     # A folder without normalization.json was trained elsewhere: its text is used as given.

@@ -11,6 +11,7 @@ from src.config import CONFIG_DIR
 from src.data.io import DataError
 from src.data.schema import SENTIMENTS, STANCES
 from src.fitting import FitContext
+from src.inference import ModelError, load_task_model
 from src.train import train
 from tests.conftest import SMOKE, make_cfg, run_module
 
@@ -128,6 +129,8 @@ def test_tfidf_run_has_the_same_metrics_shape_and_a_skops_model(tmp_path):
         assert set(metrics[task]) == {"dev", "test"}
         assert metrics[task]["dev"]["macro_f1"] > 0.5, "tf-idf learns this data"
         assert (folder / "README.md").is_file()
+        with pytest.raises(ModelError, match="scikit-learn model, which has no --backend onnx"):
+            load_task_model(folder, backend="onnx")
 
 
 def test_local_folder_takes_the_pretrained_path(tmp_path):
