@@ -395,8 +395,9 @@ def main() -> None:
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print("targets (fp32, identical labels): ours >= 2.5x pipeline (default) and >= 1.2x "
           "pipeline (batch 32), sentences/s medians of the same run")
-    print("reference (the issue, BERT-base-shaped, 2-core machine): ~15 sentences/s default "
-          "pipeline, 31–36 with batch_size=32, 40–44 length-sorted under inference_mode")
+    print("reference (where the targets come from; BERT-base-shaped, 2-core machine): ~15 "
+          "sentences/s default pipeline, 31–36 with batch_size=32, 40–44 length-sorted under "
+          "inference_mode")
     results = {}
     for kind in models:
         texts = statements(limits[kind], args.repeat)
