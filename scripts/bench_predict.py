@@ -48,7 +48,9 @@ import argparse
 import os
 import platform
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,11 +64,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from src.data.io import read_jsonl  # noqa: E402
+from src.data.paths import SPLIT_FILES  # noqa: E402
 from src.data.schema import STANCES  # noqa: E402
+from src.inference import load_task_model, usable_cores  # noqa: E402
 from src.normalization import ArabicNormalizer  # noqa: E402
 
-DATA = ROOT / "data" / "qawl"
-SPLIT_FILES = ("train.jsonl", "dev.jsonl", "test.jsonl")
 BATCH = 32
 TARGETS = {"pipeline (default)": 2.5, "pipeline (batch 32)": 1.2}
 INT8_TARGETS = {"pipeline (default)": 7.0, "pipeline (batch 32)": 3.5}
@@ -85,13 +87,12 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     import transformers
 
-    return (f"{cpu}, {os.cpu_count()} logical cores ({usable} usable), torch {torch.__version__} "
-            f"({torch.get_num_threads()} intra-op / {torch.get_num_interop_threads()} inter-op "
-            f"threads), transformers {transformers.__version__}, Python "
-            f"{platform.python_version()}")
+    return (f"{cpu}, {os.cpu_count()} logical cores ({usable_cores()} usable), torch "
+            f"{torch.__version__} ({torch.get_num_threads()} intra-op / "
+            f"{torch.get_num_interop_threads()} inter-op threads), transformers "
+            f"{transformers.__version__}, Python {platform.python_version()}")
 
 
 def load_average() -> str:
@@ -111,15 +112,31 @@ def centre_labels(model, tokenizer, texts: list[str]) -> None:
         model.classifier.bias -= logits.mean(dim=0)
 
 
+def build_model(kind: str, train_texts: list[str]):
+    """(tokenizer, model) for the stance labels, random weights, the same on every call: "tiny"
+    or "base" (see the module's description). bench_train.py trains the same models."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from src.models.tiny import TinyBert, train_wordpiece
+
+    torch.manual_seed(0)
+    labels = list(STANCES)
+    if kind == "tiny":
+        return TinyBert().build(labels, train_texts)  # the project's own builder
+    tokenizer = train_wordpiece(train_texts, BASE_VOCAB)
+    # The texts are too few to fill a 30k vocabulary; padding the embedding matrix gives the
+    # model BERT-base's size, and its optimizer work in training (AdamW updates every row); the
+    # extra rows are never looked up, so cost nothing per token.
+    config = BertConfig(vocab_size=max(BASE_VOCAB, len(tokenizer)), **BASE_SHAPE,
+                        num_labels=len(labels), id2label=dict(enumerate(labels)),
+                        label2id={label: i for i, label in enumerate(labels)})
+    return tokenizer, BertForSequenceClassification(config)
+
+
 def build_folder(kind: str, train_texts: list[str], folder: Path,
                  trained: Path | None = None) -> None:
     """An exported stance model folder, as training writes it, with random weights (or a copy
     of ``trained``), and its ONNX files."""
-    import shutil
-
-    from transformers import BertConfig, BertForSequenceClassification
-
-    from src.models.tiny import TinyBert, train_wordpiece
     from src.onnx_export import export_onnx
 
     if trained is not None:
@@ -127,18 +144,7 @@ def build_folder(kind: str, train_texts: list[str], folder: Path,
         shutil.rmtree(folder / "onnx", ignore_errors=True)
         export_onnx(folder, int8=True)
         return
-    torch.manual_seed(0)
-    labels = list(STANCES)
-    if kind == "tiny":
-        tokenizer, model = TinyBert().build(labels, train_texts)  # the project's own builder
-    else:
-        tokenizer = train_wordpiece(train_texts, BASE_VOCAB)
-        # The texts are too few to fill a 30k vocabulary; padding the embedding matrix gives the
-        # model BERT-base's size (the extra rows are never looked up, so cost nothing per token).
-        config = BertConfig(vocab_size=max(BASE_VOCAB, len(tokenizer)), **BASE_SHAPE,
-                            num_labels=len(labels), id2label=dict(enumerate(labels)),
-                            label2id={label: i for i, label in enumerate(labels)})
-        model = BertForSequenceClassification(config)
+    tokenizer, model = build_model(kind, train_texts)
     model.eval()
     centre_labels(model, tokenizer, train_texts[:64])
     model.save_pretrained(folder)
@@ -147,17 +153,13 @@ def build_folder(kind: str, train_texts: list[str], folder: Path,
     export_onnx(folder, int8=True)
 
 
-def splits_of(count: int) -> list[str]:
-    """The split of each of the first ``count`` statements of :func:`statements`."""
-    names = [name.split(".")[0] for name in SPLIT_FILES for _ in read_jsonl(DATA / name)]
-    return (names * (count // len(names) + 1))[:count]
-
-
-def statements(limit: int | None, repeat: int) -> list[str]:
-    texts = [record["text"] for name in SPLIT_FILES for record in read_jsonl(DATA / name)]
-    if limit:
-        texts = texts[:limit]
-    return texts * repeat
+def statements(records: dict[str, list[dict]], limit: int | None,
+               repeat: int) -> tuple[list[str], list[str]]:
+    """The texts of all splits in file order, the first ``limit`` of them ``repeat`` times over,
+    and the split of each."""
+    rows = [(split, r["text"]) for split, split_records in records.items()
+            for r in split_records][:limit] * repeat
+    return [text for _, text in rows], [split for split, _ in rows]
 
 
 def parse_limits(value: str | None, models: list[str]) -> dict[str, int | None]:
@@ -176,6 +178,11 @@ def parse_limits(value: str | None, models: list[str]) -> dict[str, int | None]:
 
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):8.1f}  ({min(values):.1f}–{max(values):.1f})"
+
+
+def agreement(labels: list[str], others: list[str]) -> float:
+    """Percentage of positions where the two label lists agree."""
+    return 100 * np.mean([a == b for a, b in zip(labels, others, strict=True)])
 
 
 def forward_flops(config, length: int) -> float:
@@ -214,12 +221,10 @@ def floor_rate(config, lengths: list[int]) -> dict:
             "rate": len(lengths) / (gflop / gflops)}
 
 
-def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: int,
-                seed: int, trained: Path | None = None) -> dict:
+def bench_model(kind: str, train_texts: list[str], texts: list[str], splits: list[str],
+                repeats: int, seed: int, trained: Path | None = None) -> dict:
     from transformers import pipeline
     from transformers.utils import logging
-
-    from src.inference import load_task_model
 
     logging.disable_progress_bar()
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as name:
@@ -229,7 +234,7 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         onnx = load_task_model(folder, backend="onnx")
         int8 = load_task_model(folder, backend="onnx-int8")
         pipe = pipeline("text-classification", model=str(folder))
-        normalise = ArabicNormalizer.load(folder)
+        normalise = ours.normalizer  # the folder's normalization.json
         prepared = [normalise(t) for t in texts]  # what our path feeds its tokenizer
 
         lengths = ours.token_lengths(texts)
@@ -244,15 +249,16 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         print(f"   {len(texts)} statements, {statistics.mean(lengths):.1f} tokens on average "
               f"(min {min(lengths)}, max {max(lengths)})")
 
+        def predict(model):
+            return lambda xs: [model.labels[i] for i in
+                               model.probabilities(xs, BATCH).argmax(axis=1)]
+
         configs = {
             "pipeline (default)": lambda xs: [r["label"] for r in pipe(xs)],
             "pipeline (batch 32)": lambda xs: [r["label"] for r in pipe(xs, batch_size=BATCH)],
-            "ours (batch 32)": lambda xs: [ours.labels[i] for i in
-                                          ours.probabilities(xs, BATCH).argmax(axis=1)],
-            "ours onnx": lambda xs: [onnx.labels[i] for i in
-                                     onnx.probabilities(xs, BATCH).argmax(axis=1)],
-            "ours onnx-int8": lambda xs: [int8.labels[i] for i in
-                                          int8.probabilities(xs, BATCH).argmax(axis=1)],
+            "ours (batch 32)": predict(ours),
+            "ours onnx": predict(onnx),
+            "ours onnx-int8": predict(int8),
         }
         inputs = {name: prepared if name.startswith("pipeline") else texts for name in configs}
         warm = min(len(texts), 64)
@@ -289,26 +295,25 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         medians = {name: statistics.median(values) for name, values in rates.items()}
         for name, values in rates.items():
             print(f"   {name:<22}{summary(values):>34}")
-        result = {"medians": medians, "rates": rates, "n": len(texts)}
+        result = {"medians": medians, "n": len(texts)}
 
         def compare(ours_name: str, targets: dict, identical: bool) -> None:
             for name, target in targets.items():
                 ratio = medians[ours_name] / medians[name]
-                agree = 100 * np.mean([a == b for a, b in
-                                       zip(labels[ours_name], labels[name], strict=True)])
+                agree = agreement(labels[ours_name], labels[name])
                 met = "met" if ratio >= target and (agree == 100 or not identical) else "MISSED"
                 print(f"   {ours_name} / {name:<20} {ratio:5.2f}x  (target >= {target}x: "
                       f"{met}); labels agree on {agree:.1f}% of statements")
-                result[ours_name, name] = (ratio, agree, met)
+                result[ours_name, name] = (ratio, met)
 
         compare("ours (batch 32)", TARGETS, identical=True)
         compare("ours onnx-int8", INT8_TARGETS, identical=False)
+        test = [i for i, split in enumerate(splits) if split == "test"]
+        reference = labels["ours (batch 32)"]
         for name in ("ours onnx", "ours onnx-int8"):
-            agree = 100 * np.mean([a == b for a, b in
-                                   zip(labels[name], labels["ours (batch 32)"], strict=True)])
-            test = [i for i, split in enumerate(splits_of(len(texts))) if split == "test"]
-            on_test = 100 * np.mean([labels[name][i] == labels["ours (batch 32)"][i]
-                                     for i in test]) if test else float("nan")
+            agree = agreement(labels[name], reference)
+            on_test = agreement([labels[name][i] for i in test],
+                                [reference[i] for i in test]) if test else float("nan")
             print(f"   {name}: labels agree with our fp32 torch path on {agree:.1f}% of "
                   f"statements ({on_test:.1f}% of the {len(test)} of the test split)")
         floor = floor_rate(ours.model.config, lengths)
@@ -319,8 +324,8 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         print(f"   ours fp32 reaches {fraction:.2f} of the floor (target >= {FLOOR_TARGET}: "
               f"{'met' if fraction >= FLOOR_TARGET else 'MISSED'}); onnx fp32 "
               f"{medians['ours onnx'] / floor['rate']:.2f}")
-        result["floor"] = (floor, fraction)
-        spread = Counter(labels["ours (batch 32)"])
+        result["floor"] = fraction
+        spread = Counter(reference)
         print(f"   predicted labels (ours): {dict(spread)}; largest probability difference, "
               f"ours vs pipeline (batch 32): {np.abs(ours_scores - pipe_scores).max():.1e}")
         share = prep_seconds / (len(texts) / medians["ours (batch 32)"])
@@ -329,17 +334,13 @@ def bench_model(kind: str, train_texts: list[str], texts: list[str], repeats: in
         return result
 
 
-def cold_start(repeats: int) -> None:
+def cold_start(repeats: int, train_texts: list[str], test_records: list[dict]) -> None:
     """Wall time of fresh processes, as a user at a shell sees it."""
-    import subprocess
-
-    normalise = ArabicNormalizer()
-    texts = [normalise(r["text"]) for r in read_jsonl(DATA / "train.jsonl")]
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as name:
         folder = Path(name) / "stance"
-        build_folder("tiny", texts, folder)
+        build_folder("tiny", train_texts, folder)
         lines = Path(name) / "twenty.txt"
-        lines.write_text("\n".join(r["text"] for r in read_jsonl(DATA / "test.jsonl")[:20]))
+        lines.write_text("\n".join(r["text"] for r in test_records[:20]))
         predict = [sys.executable, "-m", "src.predict", "--lines", "--format", "jsonl",
                    "--model", str(folder), str(lines)]
         commands = {
@@ -388,8 +389,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    records = {split: read_jsonl(path) for split, path in SPLIT_FILES.items()}
     normalise = ArabicNormalizer()
-    train_texts = [normalise(r["text"]) for r in read_jsonl(DATA / "train.jsonl")]
+    train_texts = [normalise(r["text"]) for r in records["train"]]
     print(f"machine: {machine()}")
     print(f"load average at start: {load_average()}")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
@@ -400,9 +402,10 @@ def main() -> None:
           "inference_mode")
     results = {}
     for kind in models:
-        texts = statements(limits[kind], args.repeat)
+        texts, splits = statements(records, limits[kind], args.repeat)
         trained = args.tiny_run / "stance" if kind == "tiny" and args.tiny_run else None
-        results[kind] = bench_model(kind, train_texts, texts, args.repeats, args.seed, trained)
+        results[kind] = bench_model(kind, train_texts, texts, splits, args.repeats, args.seed,
+                                    trained)
 
     print("\nsummary (sentences/s, medians)")
     for kind, result in results.items():
@@ -411,11 +414,11 @@ def main() -> None:
         print(f"  {kind} ({result['n']} statements): {cells}")
         for ours_name, targets in (("ours (batch 32)", TARGETS), ("ours onnx-int8", INT8_TARGETS)):
             ratios = "  ".join(f"vs {name}: {result[ours_name, name][0]:.2f}x "
-                               f"{result[ours_name, name][2]}" for name in targets)
+                               f"{result[ours_name, name][1]}" for name in targets)
             print(f"    {ours_name}: {ratios}")
-        print(f"    ours fp32 / floor: {result['floor'][1]:.2f}")
+        print(f"    ours fp32 / floor: {result['floor']:.2f}")
     if args.cold_start:
-        cold_start(args.repeats)
+        cold_start(args.repeats, train_texts, records["test"])
     print(f"load average at end: {load_average()}")
 
 

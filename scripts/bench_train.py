@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import random
 import statistics
 import sys
@@ -55,14 +54,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 import torch  # noqa: E402
-import yaml  # noqa: E402
-from bench_predict import BASE_SHAPE, BASE_VOCAB, load_average, machine  # noqa: E402
+from bench_predict import build_model, load_average, machine  # noqa: E402
 
 from src.data.io import read_jsonl  # noqa: E402
+from src.data.paths import SPLIT_FILES  # noqa: E402
 from src.data.schema import STANCES  # noqa: E402
 from src.normalization import ArabicNormalizer  # noqa: E402
 
-DATA = ROOT / "data" / "qawl"
 RECIPE = ROOT / "configs" / "trainer" / "default.yaml"
 TARGET = 2.0  # bf16-dynamic over fp32-pad-to-max, seconds per epoch
 
@@ -82,59 +80,52 @@ CONFIGS = {c.name: c for c in (Config("fp32-dynamic", False, False),
 
 @dataclass(frozen=True)
 class Recipe:
+    """The recipe's max_length and the TrainingArguments that `python -m src.train` builds from
+    it, so what the file leaves out takes the Trainer's own defaults."""
+
     max_length: int
-    batch: int
-    eval_batch: int
-    learning_rate: float
-    weight_decay: float
-    warmup: float
-    epochs: int
-    max_grad_norm: float
+    args: object  # transformers.TrainingArguments
 
     @classmethod
     def load(cls, path: Path = RECIPE) -> Recipe:
-        trainer = yaml.safe_load(path.read_text())
-        args = trainer["args"]
-        return cls(max_length=int(trainer["max_length"]),
-                   batch=int(args["per_device_train_batch_size"]),
-                   eval_batch=int(args["per_device_eval_batch_size"]),
-                   learning_rate=float(args["learning_rate"]),
-                   weight_decay=float(args.get("weight_decay", 0.0)),
-                   warmup=float(args.get("warmup_steps", 0)),
-                   epochs=int(args["num_train_epochs"]),
-                   max_grad_norm=float(args.get("max_grad_norm", 1.0)))
+        from hydra.utils import instantiate
+        from omegaconf import OmegaConf
 
-    def warmup_steps(self, total: int) -> int:
-        # As TrainingArguments: below 1 it is a fraction of the training steps.
-        return math.ceil(self.warmup * total) if self.warmup < 1 else int(self.warmup)
+        trainer = OmegaConf.load(path)
+        return cls(max_length=int(trainer.max_length), args=instantiate(trainer.args)())
 
+    @property
+    def batch(self) -> int:
+        return self.args.per_device_train_batch_size
 
-def build(kind: str, train_texts: list[str]):
-    """(tokenizer, model), random weights, as bench_predict builds them."""
-    from transformers import BertConfig, BertForSequenceClassification
+    @property
+    def eval_batch(self) -> int:
+        return self.args.per_device_eval_batch_size
 
-    from src.models import tiny
-
-    torch.manual_seed(0)
-    labels = list(STANCES)
-    if kind == "tiny":
-        return tiny.TinyBert().build(labels, train_texts)
-    tokenizer = tiny.train_wordpiece(train_texts, BASE_VOCAB)
-    # Too few texts to fill 30k pieces: the padding rows give BERT-base's size and its optimizer
-    # work (AdamW updates every row), though they are never looked up.
-    config = BertConfig(vocab_size=max(BASE_VOCAB, len(tokenizer)), **BASE_SHAPE,
-                        num_labels=len(labels))
-    return tokenizer, BertForSequenceClassification(config)
+    @property
+    def epochs(self) -> int:
+        return int(self.args.num_train_epochs)
 
 
-def encode(tokenizer, records: list[dict], max_length: int) -> list[dict]:
+@dataclass(frozen=True)
+class Split:
+    """A split's statements, normalised as training does, and their stance ids."""
+
+    texts: list[str]
+    labels: list[int]
+
+    @classmethod
+    def of(cls, records: list[dict]) -> Split:
+        normalise = ArabicNormalizer()
+        return cls([normalise(r["text"]) for r in records],
+                   [STANCES.index(r["stance"]) for r in records])
+
+
+def encode(tokenizer, split: Split, max_length: int) -> list[dict]:
     """One feature dict per statement, as the recipe's Dataset holds them."""
-    normalise = ArabicNormalizer()
-    encoded = tokenizer([normalise(r["text"]) for r in records], truncation=True,
-                        max_length=max_length)
-    labels = [STANCES.index(r["stance"]) for r in records]
-    return [{**{name: encoded[name][i] for name in encoded}, "labels": labels[i]}
-            for i in range(len(records))]
+    encoded = tokenizer(split.texts, truncation=True, max_length=max_length)
+    return [{**{name: encoded[name][i] for name in encoded}, "labels": label}
+            for i, label in enumerate(split.labels)]
 
 
 def batches(features: list[dict], size: int, seed: int | None) -> list[list[dict]]:
@@ -160,19 +151,20 @@ def native_bf16(device: torch.device) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def optimizer_for(model, recipe: Recipe, total_steps: int):
-    from transformers import get_linear_schedule_with_warmup
+def optimizer_for(model, args, total_steps: int):
+    """The optimizer and schedule the Trainer builds from ``args`` (TrainingArguments)."""
+    from transformers import Trainer, get_scheduler
 
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         (no_decay if name.endswith("bias") or "LayerNorm" in name else decay).append(parameter)
-    # The Trainer's default optimizer is the fused AdamW from torch 2.8 on.
-    fused = tuple(int(p) for p in torch.__version__.split(".")[:2]) >= (2, 8)
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=recipe.learning_rate, fused=fused or None)
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, recipe.warmup_steps(total_steps), total_steps)
+    optimizer_cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(args, model)
+    optimizer = optimizer_cls([{"params": decay, "weight_decay": args.weight_decay},
+                               {"params": no_decay, "weight_decay": 0.0}], **kwargs)
+    scheduler = get_scheduler(args.lr_scheduler_type, optimizer,
+                              num_warmup_steps=args.get_warmup_steps(total_steps),
+                              num_training_steps=total_steps,
+                              scheduler_specific_kwargs=args.lr_scheduler_kwargs)
     return optimizer, scheduler
 
 
@@ -183,7 +175,7 @@ class Bench:
                  max_length: int, device: torch.device, seed: int):
         from transformers import DataCollatorWithPadding
 
-        self.model = model.to(device).train()
+        self.model = model.to(device)
         self.initial = copy.deepcopy(model.state_dict())
         self.recipe, self.device = recipe, device
         self.train = batches(train, recipe.batch, seed)
@@ -206,7 +198,7 @@ class Bench:
         self.model.load_state_dict(self.initial)
         self.model.train()
         total = len(self.train) * self.recipe.epochs
-        optimizer, scheduler = optimizer_for(self.model, self.recipe, total)
+        optimizer, scheduler = optimizer_for(self.model, self.recipe.args, total)
         synchronize(self.device)
         started = time.perf_counter()
         for features in self.train[:steps]:
@@ -214,7 +206,8 @@ class Bench:
             with self.autocast(config):
                 loss = self.model(**batch).loss
             loss.backward()  # outside autocast, as the Trainer (accelerate) does
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(),
+                                           self.recipe.args.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -230,7 +223,6 @@ class Bench:
             for features in self.dev[:limit]:
                 self.model(**self.inputs(features, config)).logits.float().cpu()
         synchronize(self.device)
-        self.model.train()
         return time.perf_counter() - started
 
 
@@ -239,30 +231,31 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):8.2f}  {min(values):.2f}–{max(values):.2f}".ljust(26)
 
 
-def ratio_line(medians: dict[str, float], fast: str, slow: str, target: float | None = None):
-    line = f"   speed-up of {fast} over {slow}:"
-    wanted = f" (target >= {target:g}x" if target is not None else ""
+def ratio_line(medians: dict[str, float], fast: str, slow: str,
+               target: float | None = None) -> str:
     if fast not in medians or slow not in medians:
-        return f"{line} n/a, not both measured{wanted and wanted + ')'}"
-    speedup = medians[slow] / medians[fast]
-    verdict = f"{wanted}: {'met' if speedup >= target else 'MISSED'})" if wanted else ""
-    return f"{line} {speedup:.2f}x{verdict}"
+        value, verdict = "n/a, not both measured", ""
+    else:
+        speedup = medians[slow] / medians[fast]
+        value = f"{speedup:.2f}x"
+        verdict = "" if target is None else f": {'met' if speedup >= target else 'MISSED'}"
+    wanted = "" if target is None else f" (target >= {target:g}x{verdict})"
+    return f"   speed-up of {fast} over {slow}: {value}{wanted}"
 
 
 def bench_model(kind: str, configs: list[Config], recipe: Recipe, device: torch.device,
-                args) -> dict:
-    train_records = read_jsonl(DATA / "train.jsonl")
-    dev_records = read_jsonl(DATA / "dev.jsonl")
-    normalise = ArabicNormalizer()
-    tokenizer, model = build(kind, [normalise(r["text"]) for r in train_records])
-    max_length = min(recipe.max_length, tokenizer.model_max_length,
-                     model.config.max_position_embeddings)  # as the recipe's max_length_for
-    train = encode(tokenizer, train_records, max_length)
-    dev = encode(tokenizer, dev_records, max_length)
+                args, splits: dict[str, Split]) -> dict:
+    from src.models.recipe import max_length_for
+
+    tokenizer, model = build_model(kind, splits["train"].texts)
+    max_length = max_length_for(tokenizer, model, recipe.max_length)
+    train = encode(tokenizer, splits["train"], max_length)
+    dev = encode(tokenizer, splits["dev"], max_length)
     bench = Bench(model, tokenizer, train, dev, recipe, max_length, device, args.seed)
 
     n_steps = len(bench.train)
     steps = min(args.steps or n_steps, n_steps)
+    warmup = min(args.warmup, n_steps)
     lengths = [len(f["input_ids"]) for f in train]
     n_params = sum(p.numel() for p in model.parameters())
     print(f"\n== {kind}: {model.config.num_hidden_layers} layers, hidden "
@@ -287,7 +280,7 @@ def bench_model(kind: str, configs: list[Config], recipe: Recipe, device: torch.
               f"{whole:.1f}")
 
     for config in configs:  # untimed: allocators, kernels, lazy imports
-        bench.train_steps(config, min(args.warmup, n_steps))
+        bench.train_steps(config, warmup)
         bench.evaluate(config, limit=1)
 
     rng = random.Random(args.seed)
@@ -302,7 +295,6 @@ def bench_model(kind: str, configs: list[Config], recipe: Recipe, device: torch.
             epoch[config.name].append(bench.train_steps(config, steps) * n_steps / steps)
             evaluation[config.name].append(bench.evaluate(config))
 
-    warmup = min(args.warmup, n_steps)
     print(f"   {warmup} warm-up step{'s' * (warmup != 1)} and one dev batch per configuration, "
           f"then {args.repeats} timed repetition{'s' * (args.repeats != 1)} in shuffled order; "
           f"1-minute load average before each: {', '.join(loads)}")
@@ -322,9 +314,8 @@ def bench_model(kind: str, configs: list[Config], recipe: Recipe, device: torch.
             "steps": steps, "n_steps": n_steps, "train": len(train), "dev": len(dev)}
 
 
-def fine_tune_line(result: dict, recipe: Recipe, device: torch.device) -> str:
+def fine_tune_line(result: dict, recipe: Recipe, device: torch.device, n_test: int) -> str:
     """The default recipe's CAMeLBERT fine-tune, from the base model's fastest configuration."""
-    n_test = len(read_jsonl(DATA / "test.jsonl"))
     best = min(result["epoch"], key=result["epoch"].get)
     train, dev = result["epoch"][best], result["eval"][best]
     final = dev * (result["dev"] + n_test) / result["dev"]  # trainer.evaluate on dev and test
@@ -384,19 +375,21 @@ def main() -> None:
     print(f"load average at start: {load_average()}")
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
     print(f"recipe ({RECIPE.relative_to(ROOT)}): max_length {recipe.max_length}, batch "
-          f"{recipe.batch} (eval {recipe.eval_batch}), lr {recipe.learning_rate:g}, weight decay "
-          f"{recipe.weight_decay:g}, warm-up {recipe.warmup:g}, {recipe.epochs} epochs, gradient "
-          f"clipping {recipe.max_grad_norm:g}")
+          f"{recipe.batch} (eval {recipe.eval_batch}), lr {recipe.args.learning_rate:g}, weight "
+          f"decay {recipe.args.weight_decay:g}, warm-up {recipe.args.warmup_steps:g}, "
+          f"{recipe.epochs} epochs, gradient clipping {recipe.args.max_grad_norm:g}")
     if any(c.bf16 for c in configs) and not native_bf16(device):
         print(f"warning: bf16 requested on a {device.type.upper()} without native bf16 "
               f"({'AVX512-BF16/AMX' if device.type == 'cpu' else 'compute capability >= 8.0'}): "
               "autocast is emulated and far slower than fp32; leave it out with --configs "
               "fp32-dynamic,fp32-pad-to-max")
 
-    results = {kind: bench_model(kind, configs, recipe, device, args) for kind in models}
+    records = {split: read_jsonl(path) for split, path in SPLIT_FILES.items()}
+    splits = {split: Split.of(records[split]) for split in ("train", "dev")}
+    results = {kind: bench_model(kind, configs, recipe, device, args, splits) for kind in models}
     print()
     if "base" in results:
-        print(fine_tune_line(results["base"], recipe, device))
+        print(fine_tune_line(results["base"], recipe, device, len(records["test"])))
     else:
         print("CAMeLBERT fine-tune: not estimated (needs --models base)")
     print(f"load average at end: {load_average()}")

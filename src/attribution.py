@@ -77,16 +77,26 @@ def _bare(word: str) -> str:
     return word[1:] if len(word) > 3 and word[0] in "وف" else word
 
 
-def verb_gender(word: str) -> bool | None:
-    """None when ``word`` is no speech verb; else whether its form is feminine
-    (past -ت, present ت-), which is the gender of its subject."""
-    bare = _bare(word)
+def _verb_forms() -> dict[str, bool]:
+    """Every inflected form of the speech verbs recognised, and whether it is feminine (past -ت,
+    present ت-); a form shared by two stems reads as the first stem's."""
+    forms: dict[str, bool] = {}
     for stem in SPEECH_VERBS:
-        if bare == stem or (bare.startswith(stem) and bare[len(stem):] in ("ت", "وا", "ا")):
-            return bare.endswith("ت") and not stem.endswith("ت")
-        if stem.startswith("ي") and bare == "ت" + stem[1:]:
-            return True
-    return None
+        for suffix in ("", "ت", "وا", "ا"):
+            form = stem + suffix
+            forms.setdefault(form, form.endswith("ت") and not stem.endswith("ت"))
+        if stem.startswith("ي"):
+            forms.setdefault("ت" + stem[1:], True)
+    return forms
+
+
+VERB_FORMS = _verb_forms()
+
+
+def verb_gender(word: str) -> bool | None:
+    """None when ``word`` is no speech verb; else whether its form is feminine, which is the
+    gender of its subject."""
+    return VERB_FORMS.get(_bare(word))
 
 
 def _is_trigger(word: str) -> bool:
@@ -100,6 +110,12 @@ def _feminine_name(mention: str) -> bool:
     Russian women's surnames in -ova/-eva."""
     words = MATCHING(mention).split()
     return bool(words) and (words[0].endswith("ه") or words[-1].endswith(("وفا", "يفا")))
+
+
+def _subject_gender(gender: bool | None, mention: str) -> bool:
+    """The gender of the verb when there is one (not after "according to" or a statement noun),
+    else the mention's own."""
+    return gender if gender is not None else _feminine_name(mention)
 
 
 def first_quote(text: str) -> str | None:
@@ -161,11 +177,14 @@ def _mention_pattern(name: str) -> re.Pattern:
 def _fold_keeping_offsets(text: str) -> str:
     """MATCHING applied character by character, with removed characters replaced by a
     placeholder that matching skips, so that offsets into ``text`` stay valid."""
-    folded = []
-    for char in text:
-        mapped = MATCHING(char)
-        folded.append(mapped if len(mapped) == 1 else "\u0640" if not mapped else mapped[0])
-    return "".join(folded)
+    return "".join(map(_fold_char, text))
+
+
+@functools.cache
+def _fold_char(char: str) -> str:
+    # Cached: the normaliser's full pipeline on every character was most of attribution's time.
+    mapped = MATCHING(char)
+    return mapped if len(mapped) == 1 else "\u0640" if not mapped else mapped[0]
 
 
 class Attributor:
@@ -216,16 +235,14 @@ class Attributor:
             for earlier in reversed(self.history):
                 if head in MATCHING(earlier.speaker):
                     mention = text[start:end]
-                    return mention, earlier.camp, gender if gender is not None else (
-                        _feminine_name(mention))
+                    return mention, earlier.camp, _subject_gender(gender, mention)
             return None
         if after and after[0][0] <= WINDOW:
             return self._named(text, words, after, gender)
         if before and before[0][0] <= WINDOW:
             _, start, end, actor = before[0]
             # Subject before the verb: "وكان بوتين قال"; the verb agrees with it.
-            return text[start:end], actor.camp, gender if gender is not None else (
-                _feminine_name(text[start:end]))
+            return text[start:end], actor.camp, _subject_gender(gender, text[start:end])
         return None
 
     @staticmethod
@@ -240,7 +257,7 @@ class Attributor:
             chain.append((distance, start, end, actor))
         _, start, end, actor = chain[-1]
         mention = _strip_rank(text[start:end])
-        return mention, actor.camp, gender if gender is not None else _feminine_name(mention)
+        return mention, actor.camp, _subject_gender(gender, mention)
 
     def _continuation(self, words, index: int) -> Attribution | None:
         """An opening verb with no subject continues the previous speaker of its gender."""
@@ -253,13 +270,14 @@ class Attributor:
                      if earlier.feminine == feminine), None)
 
 
-RANKS = ("اللواء", "العميد", "العقيد", "الرائد", "النقيب", "المقدم", "الملازم", "الفريق",
-         "الجنرال", "الدكتور", "الشيخ", "السفير")
+RANKS = frozenset(MATCHING(rank) for rank in (
+    "اللواء", "العميد", "العقيد", "الرائد", "النقيب", "المقدم", "الملازم", "الفريق", "الجنرال",
+    "الدكتور", "الشيخ", "السفير"))
 
 
 def _strip_rank(mention: str) -> str:
     first, _, rest = mention.partition(" ")
-    return rest if rest and MATCHING(first) in {MATCHING(rank) for rank in RANKS} else mention
+    return rest if rest and MATCHING(first) in RANKS else mention
 
 
 def _word_index(words, char_start: int) -> int | None:

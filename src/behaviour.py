@@ -17,6 +17,7 @@ import numpy as np
 
 from src.data.io import read_jsonl
 from src.data.paths import DATA_DIR
+from src.normalization import TATWEEL
 
 NEGATION_PAIRS = DATA_DIR / "behaviour" / "negation.jsonl"
 ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
@@ -25,6 +26,7 @@ DIACRITICS = "\u064E\u064F\u0650\u0652"  # fatha, damma, kasra, sukun
 JOINING = set("بتثجحخسشصضطظعغفقكلمنهيئ")
 SWAP_SPEAKERS = {"regime": "بشار الجعفري", "russia": "سيرغي لافروف",
                  "opposition": "نصر الحريري"}
+WESTERN_TO_EASTERN_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 def add_diacritics(text: str, rng: random.Random) -> str:
@@ -38,7 +40,7 @@ def add_tatweel(text: str, rng: random.Random) -> str:
         out.append(c)
         following = text[i + 1: i + 2]
         if c in JOINING and following and ARABIC_LETTER.match(following) and rng.random() < 0.2:
-            out.append("\u0640")
+            out.append(TATWEEL)
     return "".join(out)
 
 
@@ -55,26 +57,31 @@ PERTURBATIONS: dict[str, Callable[[str, random.Random], str]] = {
     "ya/alef-maksura": lambda t, _: re.sub(r"ى\b", "ي", t),
     "ta-marbuta": lambda t, _: re.sub(r"ة\b", "ه", t),
     "quotation marks": swap_quotes,
-    "eastern digits": lambda t, _: t.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")),
+    "eastern digits": lambda t, _: t.translate(WESTERN_TO_EASTERN_DIGITS),
 }
 
 
+def _failures(predict: Callable[[list[str]], np.ndarray], cases: list[str],
+              expected: np.ndarray) -> dict:
+    """How many of ``cases`` are not predicted as ``expected``, and their share."""
+    if not cases:
+        return {"n": 0, "failures": 0, "failure_rate": None}
+    failed = int((predict(cases) != expected).sum())
+    return {"n": len(cases), "failures": failed, "failure_rate": failed / len(cases)}
+
+
 def invariance(predict: Callable[[list[str]], np.ndarray], texts: list[str],
-               seed: int = 0) -> dict[str, dict]:
-    """Per perturbation: statements it changes, and the share whose predicted label changes."""
-    original = predict(texts)
+               seed: int = 0, predicted: np.ndarray | None = None) -> dict[str, dict]:
+    """Per perturbation: statements it changes, and the share whose predicted label changes.
+    ``predicted`` holds the labels of ``texts`` when the caller has them already."""
+    original = np.asarray(predict(texts) if predicted is None else predicted)
     results = {}
     for name, perturb in PERTURBATIONS.items():
         rng = random.Random(seed)
         changed = [(i, perturb(text, rng)) for i, text in enumerate(texts)]
         changed = [(i, new) for i, new in changed if new != texts[i]]
-        if not changed:
-            results[name] = {"n": 0, "failures": 0, "failure_rate": None}
-            continue
-        perturbed = predict([new for _, new in changed])
-        failures = int(sum(perturbed[k] != original[i] for k, (i, _) in enumerate(changed)))
-        results[name] = {"n": len(changed), "failures": failures,
-                         "failure_rate": failures / len(changed)}
+        results[name] = _failures(predict, [new for _, new in changed],
+                                 original[[i for i, _ in changed]])
     return results
 
 
@@ -91,16 +98,11 @@ def speaker_swap(predict: Callable[[list[str]], np.ndarray], labels: list[str],
             if camp != found.camp:
                 cases.append(text.replace(found.speaker, name, 1))
                 expected.append(labels.index(camp))
-    if not cases:
-        return {"n": 0, "failures": 0, "failure_rate": None}
-    failures = int((predict(cases) != np.array(expected)).sum())
-    return {"n": len(cases), "failures": failures, "failure_rate": failures / len(cases)}
+    return _failures(predict, cases, np.array(expected))
 
 
 def negation(predict: Callable[[list[str]], np.ndarray], labels: list[str]) -> dict:
     """On the curated minimal pairs: the negated statement should get the opposite polarity."""
     pairs = read_jsonl(NEGATION_PAIRS)
-    predicted = predict([pair["negated"] for pair in pairs])
-    expected = np.array([labels.index(pair["negated_sentiment"]) for pair in pairs])
-    failures = int((predicted != expected).sum())
-    return {"n": len(pairs), "failures": failures, "failure_rate": failures / len(pairs)}
+    return _failures(predict, [pair["negated"] for pair in pairs],
+                    np.array([labels.index(pair["negated_sentiment"]) for pair in pairs]))

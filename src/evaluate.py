@@ -11,22 +11,29 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, partial
 from pathlib import Path
 
 import hydra
 import numpy as np
 from omegaconf import DictConfig
+from sklearn.metrics import f1_score
 
 from src.config import CONFIG_DIR
 from src.data.io import DataError, write_jsonl
+from src.data.schema import TASKS
 from src.metrics import (
     bootstrap_interval,
+    bootstrap_values,
     calibration_bins,
     classification_metrics,
     expected_calibration_error,
     macro_f1_from_counts,
     per_class,
 )
+from src.multirun import mean_std
 
 QUOTED = re.compile(r"[\"«“]")
 
@@ -45,13 +52,9 @@ def gold_labels(records: list[dict], task: str, labels: list[str], path: str) ->
 
 def summarise(labels, y_true, y_pred, probabilities, resamples: int, seed: int) -> dict:
     summary = classification_metrics(labels, y_true, y_pred)
-    from sklearn.metrics import f1_score
-
     summary["weighted_f1"] = float(f1_score(y_true, y_pred, average="weighted",
                                             zero_division=0))
-    def macro_f1(t, p):
-        return macro_f1_from_counts(t, p, len(labels))
-
+    macro_f1 = partial(macro_f1_from_counts, n_labels=len(labels))
     summary["macro_f1_ci95"] = bootstrap_interval(y_true, y_pred, macro_f1,
                                                   resamples=resamples, seed=seed)
     if probabilities is not None:
@@ -61,29 +64,19 @@ def summarise(labels, y_true, y_pred, probabilities, resamples: int, seed: int) 
 
 def paired_difference(y_true, ours, theirs, n_labels: int, resamples: int, seed: int) -> dict:
     """Macro-F1 of ``ours`` minus ``theirs`` with a paired 95 % bootstrap interval."""
-
-    def macro_f1(t, p):
-        return macro_f1_from_counts(t, p, n_labels)
-
-    rng = np.random.default_rng(seed)
-    differences = []
-    for _ in range(resamples):
-        sample = rng.integers(0, len(y_true), len(y_true))
-        differences.append(macro_f1(y_true[sample], ours[sample])
-                           - macro_f1(y_true[sample], theirs[sample]))
+    macro_f1 = partial(macro_f1_from_counts, n_labels=n_labels)
+    differences = bootstrap_values(lambda t, o, th: macro_f1(t, o) - macro_f1(t, th),
+                                   y_true, ours, theirs, resamples=resamples, seed=seed)
     low, high = np.percentile(differences, [2.5, 97.5])
     return {"difference": macro_f1(y_true, ours) - macro_f1(y_true, theirs),
             "ci95": [float(low), float(high)], "beats": bool(low > 0)}
 
 
 def slices_of(records: list[dict], speakers: list[str | None]) -> dict[str, np.ndarray]:
-    texts = [r["text"] for r in records]
-    slices = {
-        "named speaker": np.array([s is not None for s in speakers]),
-        "no named speaker": np.array([s is None for s in speakers]),
-        "quoted": np.array([bool(QUOTED.search(t)) for t in texts]),
-        "reported or narrated": np.array([not QUOTED.search(t) for t in texts]),
-    }
+    named = np.array([s is not None for s in speakers], dtype=bool)
+    quoted = np.array([bool(QUOTED.search(r["text"])) for r in records], dtype=bool)
+    slices = {"named speaker": named, "no named speaker": ~named,
+              "quoted": quoted, "reported or narrated": ~quoted}
     if all("source" in r for r in records):
         for source in sorted({r["source"] for r in records}):
             slices[f"source {source}"] = np.array([r["source"] == source for r in records])
@@ -95,8 +88,6 @@ HEADLINE = ("macro_f1", "accuracy", "polar_macro_f1", "weighted_f1", "ece")
 
 def runs_in(folder: Path) -> list[Path]:
     """The training runs inside a multirun folder (empty for a run or a model folder)."""
-    from src.data.schema import TASKS
-
     if any((folder / task).is_dir() for task in TASKS) or (folder / "config.json").exists():
         return []
     return sorted((p for p in folder.iterdir() if any((p / t).is_dir() for t in TASKS)),
@@ -106,10 +97,12 @@ def runs_in(folder: Path) -> list[Path]:
 def evaluate(cfg: DictConfig) -> dict:
     """Evaluate a run, or every run of a multirun folder and their mean ± std."""
     out = Path(cfg.paths.output_dir)
+    # Read once the first run's models load (a wrong run folder is reported first), then shared.
+    data = cache(partial(EvaluationData.read, cfg))
     runs = runs_in(Path(cfg.run_dir))
     if not runs:
-        return evaluate_run(cfg, Path(cfg.run_dir), out)
-    per_run = {run.name: evaluate_run(cfg, run, out / run.name) for run in runs}
+        return evaluate_run(cfg, Path(cfg.run_dir), out, data)
+    per_run = {run.name: evaluate_run(cfg, run, out / run.name, data) for run in runs}
     summary = {}
     for task in next(iter(per_run.values())):
         summary[task] = {}
@@ -117,9 +110,7 @@ def evaluate(cfg: DictConfig) -> dict:
             values = np.array([r[task]["model"][name] for r in per_run.values()
                                if name in r[task]["model"]])
             if len(values):
-                summary[task][name] = {"mean": float(values.mean()),
-                                       "std": float(values.std(ddof=1)) if len(values) > 1
-                                       else 0.0}
+                summary[task][name] = mean_std(values)
     results = {"runs": list(per_run), "mean_std": summary}
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"# Evaluation of {len(runs)} runs in {cfg.run_dir}", "",
@@ -133,24 +124,61 @@ def evaluate(cfg: DictConfig) -> dict:
     return results
 
 
-def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path) -> dict:
-    from src.attribution import ActorList, Attributor
-    from src.data.loading import read_records
+@dataclass
+class EvaluationData:
+    """The test file, the train file the baselines learn from, and what follows from them
+    alone, shared by every run of a multirun folder: each baseline is fitted once."""
+
+    cfg: DictConfig
+    records: list[dict]
+    texts: list[str]
+    train: list[dict]
+    attributions: list
+    slices: dict[str, np.ndarray]
+    _baselines: dict[tuple, dict[str, np.ndarray]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, cfg: DictConfig) -> EvaluationData:
+        from src.attribution import ActorList, Attributor
+        from src.data.loading import read_records
+
+        records = read_records(cfg.data.test_file)
+        train = read_records(cfg.data.train_file)
+        for record in records:
+            record["text"] = record[cfg.data.text_column]
+        texts = [r["text"] for r in records]
+        actors = ActorList.load()
+        # Test statements stand alone: no speaker carries over from the one before.
+        attributions = [Attributor(actors)(t) for t in texts]
+        speakers = [r.get("speaker", a.speaker) for r, a in zip(records, attributions, strict=True)]
+        return cls(cfg, records, texts, train, attributions, slices_of(records, speakers))
+
+    def baselines(self, task: str, labels: list[str], normalizer) -> dict[str, np.ndarray]:
+        """Each baseline's predictions on the test statements."""
+        key = (task, tuple(labels), normalizer)
+        if key not in self._baselines:
+            from src.models.tfidf import TfidfLogReg
+
+            train_gold = gold_labels(self.train, task, labels, self.cfg.data.train_file)
+            baselines = {"majority": np.full(len(self.texts), np.bincount(train_gold).argmax())}
+            tfidf = TfidfLogReg().pipeline(self.cfg.seed, balanced=False)
+            tfidf.fit([normalizer(r["text"]) for r in self.train], train_gold)
+            baselines["tfidf"] = tfidf.predict([normalizer(t) for t in self.texts])
+            if task == "stance":
+                baselines["actor rule"] = np.array([labels.index(a.camp or "none")
+                                                    for a in self.attributions])
+            self._baselines[key] = baselines
+        return self._baselines[key]
+
+
+def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path,
+                 test_data: Callable[[], EvaluationData]) -> dict:
     from src.inference import load_models
-    from src.models.tfidf import TfidfLogReg
 
     out.mkdir(parents=True, exist_ok=True)
     models, _ = load_models(run_dir)
-    records = read_records(cfg.data.test_file)
-    train = read_records(cfg.data.train_file)
-    column = cfg.data.text_column
-    for record in records:
-        record["text"] = record[column]
-    texts = [r["text"] for r in records]
-    actors = ActorList.load()
-    attributions = [Attributor(actors)(t) for t in texts]
-    speakers = [r.get("speaker", a.speaker) for r, a in zip(records, attributions, strict=True)]
-    slices = slices_of(records, speakers)
+    data = test_data()
+    records, texts = data.records, data.texts
     results, predictions = {}, [{"text": t} for t in texts]
     for task, model in models.items():
         labels = model.labels
@@ -163,16 +191,9 @@ def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path) -> dict:
             "per_class": per_class(labels, y_true, y_pred),
             "slices": {name: {"n": int(mask.sum()),
                               **classification_metrics(labels, y_true[mask], y_pred[mask])}
-                       for name, mask in slices.items() if mask.any()},
+                       for name, mask in data.slices.items() if mask.any()},
         }
-        train_gold = gold_labels(train, task, labels, cfg.data.train_file)
-        baselines = {"majority": np.full(len(y_true), np.bincount(train_gold).argmax())}
-        tfidf = TfidfLogReg().pipeline(cfg.seed, balanced=False)
-        tfidf.fit([model.normalizer(r["text"]) for r in train], train_gold)
-        baselines["tfidf"] = tfidf.predict([model.normalizer(t) for t in texts])
-        if task == "stance":
-            baselines["actor rule"] = np.array([labels.index(a.camp or "none")
-                                                for a in attributions])
+        baselines = data.baselines(task, labels, model.normalizer)
         task_result["baselines"] = {
             name: {**summarise(labels, y_true, predicted, None, cfg.bootstrap_resamples,
                                cfg.seed),
@@ -180,7 +201,8 @@ def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path) -> dict:
                                                           cfg.bootstrap_resamples, cfg.seed)}
             for name, predicted in baselines.items()
         }
-        task_result["behaviour"] = behaviour_tests(task, model, texts, attributions, cfg.seed)
+        task_result["behaviour"] = behaviour_tests(task, model, texts, y_pred,
+                                                   data.attributions, cfg.seed)
         results[task] = task_result
         for row, gold, guess, scores in zip(predictions, y_true, y_pred, probabilities,
                                             strict=True):
@@ -189,21 +211,23 @@ def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path) -> dict:
             row[f"{task}_scores"] = {label: round(float(p), 4)
                                      for label, p in zip(labels, scores, strict=True)}
         plot_confusion(labels, y_true, y_pred, out / f"confusion_{task}.png", task)
-        plot_reliability(probabilities, y_true, out / f"reliability_{task}.png", task)
+        plot_reliability(probabilities, y_true, task_result["model"]["ece"],
+                         out / f"reliability_{task}.png", task)
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     write_jsonl(out / "predictions.jsonl", predictions)
     (out / "report.md").write_text(report(results, cfg, run_dir, len(records)))
     return results
 
 
-def behaviour_tests(task: str, model, texts: list[str], attributions, seed: int) -> dict:
+def behaviour_tests(task: str, model, texts: list[str], predicted: np.ndarray, attributions,
+                    seed: int) -> dict:
     from src.behaviour import NEGATION_PAIRS, invariance, negation, speaker_swap
 
     def predict(batch: list[str]) -> np.ndarray:
         return model.probabilities(batch).argmax(axis=1)
 
     tests = {f"invariance: {name}": result
-             for name, result in invariance(predict, texts, seed).items()}
+             for name, result in invariance(predict, texts, seed, predicted).items()}
     if task == "stance":
         tests["directional: speaker of another camp"] = speaker_swap(
             predict, model.labels, texts, attributions)
@@ -228,7 +252,8 @@ def plot_confusion(labels, y_true, y_pred, path: Path, task: str) -> None:
     plt.close(display.figure_)
 
 
-def plot_reliability(probabilities, y_true, path: Path, task: str, bins: int = 10) -> None:
+def plot_reliability(probabilities, y_true, ece: float, path: Path, task: str,
+                     bins: int = 10) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -240,7 +265,6 @@ def plot_reliability(probabilities, y_true, path: Path, task: str, bins: int = 1
     axis.bar(np.arange(bins) / bins, accuracy, width=1 / bins, align="edge", edgecolor="black",
              label="accuracy")
     axis.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
-    ece = expected_calibration_error(probabilities, y_true)
     axis.set(xlabel="confidence", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
              title=f"{task}: reliability (ECE {ece:.3f})")
     axis.legend(loc="upper left")

@@ -20,6 +20,7 @@ from src.normalization import ArabicNormalizer
 
 RUNS_DIR = PROJECT_ROOT / "outputs" / "train" / "runs"
 ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quantized.onnx"}
+ONNX_INPUTS = ("input_ids", "attention_mask")
 
 
 class ModelError(RuntimeError):
@@ -45,7 +46,7 @@ class TaskModel:
     normalizer: ArabicNormalizer
     truncated: list[int] = field(default_factory=list)
 
-    def probabilities(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -66,12 +67,15 @@ class TransformersModel(TaskModel):
     model: object = None
     max_length: int = 128
 
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, normalised as at training time and not yet truncated."""
+        return self.tokenizer([self.normalizer(t) for t in texts])["input_ids"]
+
     def token_lengths(self, texts: list[str]) -> list[int]:
-        ids = self.tokenizer([self.normalizer(t) for t in texts])["input_ids"]
-        return [len(i) for i in ids]
+        return [len(ids) for ids in self.encode(texts)]
 
     def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        encoded = self.tokenizer([self.normalizer(t) for t in texts])["input_ids"]
+        encoded = self.encode(texts)
         # Too long for the model: keep the start, close with the final [SEP].
         self.truncated = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
         encoded = [ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + ids[-1:]
@@ -102,7 +106,7 @@ class OnnxModel(TransformersModel):
 
     def logits(self, input_ids: list[list[int]]) -> np.ndarray:
         batch = self.tokenizer.pad({"input_ids": input_ids}, return_tensors="np")
-        feed = {name: batch[name].astype(np.int64) for name in ("input_ids", "attention_mask")}
+        feed = {name: batch[name].astype(np.int64) for name in ONNX_INPUTS}
         return self.session.run(["logits"], feed)[0]
 
 
@@ -117,10 +121,17 @@ class SklearnModel(TaskModel):
         return scores.astype(np.float32)
 
 
-def _labels(folder: Path) -> tuple[list[str], str]:
+def _config(folder: Path) -> tuple[dict, list[str], str]:
+    """``config.json``, its labels in output order, and their task."""
     config = json.loads((folder / "config.json").read_text())
     labels = [config["id2label"][str(i)] for i in range(len(config.get("id2label", {})))]
-    return labels, task_of(labels, folder)
+    return config, labels, task_of(labels, folder)
+
+
+def _token_limit(positions: int, tokenizer, max_length: int | None) -> int:
+    """``max_length`` (default: as long as possible) within what the model and tokenizer take."""
+    limit = min(positions, tokenizer.model_max_length)
+    return min(max_length or limit, limit)
 
 
 def _load_transformers(folder: Path, device: str | None, max_length: int | None) -> TaskModel:
@@ -130,12 +141,11 @@ def _load_transformers(folder: Path, device: str | None, max_length: int | None)
 
     logging.disable_progress_bar()  # keep stderr for what the user must read
 
-    weights = [name for name in ("model.safetensors", "model.safetensors.index.json")
-               if (folder / name).exists()]
-    if not weights:
+    if not any((folder / name).exists()
+               for name in ("model.safetensors", "model.safetensors.index.json")):
         raise ModelError(f"{folder}: incomplete model folder, no model.safetensors "
                          "(only safetensors weights are loaded)")
-    labels, task = _labels(folder)
+    _, labels, task = _config(folder)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
@@ -143,10 +153,10 @@ def _load_transformers(folder: Path, device: str | None, max_length: int | None)
         raise ModelError(f"{folder}: could not be loaded ({err})") from None
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
-    limit = min(model.config.max_position_embeddings, tokenizer.model_max_length)
     return TransformersModel(folder=folder, task=task, labels=labels,
                              normalizer=ArabicNormalizer.load(folder), tokenizer=tokenizer,
-                             model=model, max_length=min(max_length or limit, limit))
+                             model=model, max_length=_token_limit(
+                                 model.config.max_position_embeddings, tokenizer, max_length))
 
 
 def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
@@ -158,7 +168,7 @@ def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
         flag = " --int8" if backend == "onnx-int8" else ""
         raise ModelError(f"{folder}: no {ONNX_FILES[backend]} for --backend {backend}; write it "
                          f"with `python -m src.export {folder} --onnx{flag}`")
-    labels, task = _labels(folder)
+    config, labels, task = _config(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     options = onnxruntime.SessionOptions()
     # onnxruntime sizes its pool by the machine's cores, not the ones this process may use
@@ -166,11 +176,10 @@ def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
     options.intra_op_num_threads = usable_cores()
     session = onnxruntime.InferenceSession(str(path), options,
                                            providers=["CPUExecutionProvider"])
-    positions = json.loads((folder / "config.json").read_text())["max_position_embeddings"]
-    limit = min(positions, tokenizer.model_max_length)
     return OnnxModel(folder=folder, task=task, labels=labels,
                      normalizer=ArabicNormalizer.load(folder), tokenizer=tokenizer,
-                     session=session, max_length=min(max_length or limit, limit))
+                     session=session, max_length=_token_limit(
+                         config["max_position_embeddings"], tokenizer, max_length))
 
 
 def _load_sklearn(folder: Path) -> TaskModel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 # Labels that mean "no position" / "no polarity"; the polar score averages over the others, as
 # SemEval's F1-PN does for sentiment and StanceEval's FAVOR/AGAINST average does for stance.
@@ -57,8 +57,6 @@ def macro_f1_from_counts(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) 
 
 def per_class(labels: Sequence[str], y_true: Sequence[int], y_pred: Sequence[int]) -> dict:
     """Precision, recall, F1 and support of every label."""
-    from sklearn.metrics import precision_recall_fscore_support
-
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=list(range(len(labels))), zero_division=0)
     return {label: {"precision": float(p), "recall": float(r), "f1": float(f),
@@ -89,16 +87,25 @@ def expected_calibration_error(probabilities: np.ndarray, y_true: Sequence[int],
     return float(error)
 
 
+def bootstrap_values(statistic, *columns: Sequence[int], resamples: int = 1000,
+                     seed: int = 0) -> list[float]:
+    """``statistic(*columns)`` on each of ``resamples`` resamplings of the items, every column
+    resampled with the same rows (so a paired comparison stays paired)."""
+    columns = [np.asarray(column) for column in columns]
+    items = len(columns[0])
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        sample = rng.integers(0, items, items)
+        values.append(statistic(*(column[sample] for column in columns)))
+    return values
+
+
 def bootstrap_interval(y_true: Sequence[int], y_pred: Sequence[int], statistic, *,
                        resamples: int = 1000, seed: int = 0,
                        level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of ``statistic(y_true, y_pred)`` over resampled items."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(resamples):
-        sample = rng.integers(0, len(y_true), len(y_true))
-        values.append(statistic(y_true[sample], y_pred[sample]))
+    values = bootstrap_values(statistic, y_true, y_pred, resamples=resamples, seed=seed)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)

@@ -33,10 +33,9 @@ def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, lib
     model_name = f"qawl-{ctx.task}"
     eval_results = [
         EvalResult(task_type="text-classification", dataset_type=ctx.dataset_name,
-                   dataset_name=ctx.dataset_name, dataset_split=split, metric_type=name,
-                   metric_name=METRIC_TITLES.get(name, name), metric_value=value)
-        for split in ("test",)
-        for name, value in metrics[split].items() if name in METRIC_TITLES
+                   dataset_name=ctx.dataset_name, dataset_split="test", metric_type=name,
+                   metric_name=METRIC_TITLES[name], metric_value=value)
+        for name, value in metrics["test"].items() if name in METRIC_TITLES
     ]
     data = ModelCardData(
         language="ar",

@@ -29,6 +29,12 @@ def _flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def mean_std(values: np.ndarray) -> dict[str, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return {"mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+
+
 def summarise(sweep_dir: Path) -> dict[str, Any]:
     """Group the sweep's jobs by their overrides other than ``seed``; per group, the mean and
     sample standard deviation of each metric, and the seeds it covers."""
@@ -42,12 +48,10 @@ def summarise(sweep_dir: Path) -> dict[str, Any]:
     summary = {}
     for key, runs in groups.items():
         names = sorted(set.intersection(*(set(flat) for _, flat in runs)))
-        values = {name: np.array([flat[name] for _, flat in runs]) for name in names}
         summary[key] = {
             "seeds": [seed for seed, _ in runs],
-            "metrics": {name: {"mean": float(v.mean()),
-                               "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
-                        for name, v in values.items()},
+            "metrics": {name: mean_std(np.array([flat[name] for _, flat in runs]))
+                        for name in names},
         }
     return summary
 

@@ -10,9 +10,7 @@ import logging
 import warnings
 from pathlib import Path
 
-from src.inference import ONNX_FILES
-
-INPUTS = ("input_ids", "attention_mask")
+from src.inference import ONNX_FILES, ONNX_INPUTS
 
 
 def export_onnx(folder: Path, int8: bool) -> list[Path]:
@@ -37,9 +35,9 @@ def export_onnx(folder: Path, int8: bool) -> list[Path]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            model, (), kwargs={name: example[name] for name in INPUTS},
-            input_names=list(INPUTS), output_names=["logits"], dynamo=True, verbose=False,
-            dynamic_shapes={name: {0: batch, 1: sequence} for name in INPUTS})
+            model, (), kwargs={name: example[name] for name in ONNX_INPUTS},
+            input_names=list(ONNX_INPUTS), output_names=["logits"], dynamo=True, verbose=False,
+            dynamic_shapes={name: {0: batch, 1: sequence} for name in ONNX_INPUTS})
     program.save(str(fp32))
     written = [fp32]
     if int8:

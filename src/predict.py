@@ -16,15 +16,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import re
 import sys
 import unicodedata
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 FIELDS = ("file", "index", "start", "end", "text", "speaker", "quote", "stance", "stance_score",
           "sentiment", "sentiment_score")
+# Spelled out, not read from src.inference.ONNX_FILES: importing that would slow --help.
+BACKENDS = ("torch", "onnx", "onnx-int8")
 ARABIC = re.compile(r"[\u0600-\u06FF]")
 ISOLATE, POP = "\u2068", "\u2069"  # first-strong isolate: a cell's direction stays inside it
 
@@ -75,19 +77,48 @@ def read_text(name: str, encoding: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def find_statements(name: str, text: str, lines: bool, actors) -> list[Statement]:
+def find_statements(name: str, text: str, split, actors) -> list[Statement]:
+    """The statements that ``split`` (text -> spans) finds in ``text``, with their speakers;
+    speakers carry over from statement to statement within ``text`` only."""
     from src.attribution import Attributor
-    from src.segmentation import split_lines, split_statements
 
     attribute = Attributor(actors)
-    spans = split_lines(text) if lines else split_statements(text)
     statements = []
-    for index, span in enumerate(spans):
+    for index, span in enumerate(split(text)):
         found = attribute(span.text)
         statements.append(Statement(name, index, span.start, span.end,
                                     text.count("\n", 0, span.start) + 1, span.text,
                                     found.speaker, found.quote))
     return statements
+
+
+def models_for(model: Path | None, device: str | None, max_length: int | None,
+               backend: str) -> dict:
+    """The models of ``model`` (default: the newest run) by task, saying on stderr which run is
+    used and which task it lacks; raises src.inference.ModelError."""
+    from src.inference import load_models, newest_run
+
+    if model is None:
+        model = newest_run()
+        print(f"using model {model}", file=sys.stderr)
+    models, missing = load_models(model, device, max_length, backend)
+    for task in missing:
+        warn(f"{model} has no {task} model: predicting {' and '.join(models)} only")
+    return models
+
+
+def score(statements: list[Statement], models: dict, batch_size: int, progress=None) -> dict:
+    """Each task's label probabilities for ``statements``, warning of those cut to fit a model."""
+    texts = [s.text for s in statements]
+    scores = {}
+    for task, model in models.items():
+        scores[task] = model.probabilities(texts, batch_size, progress)
+        for position in model.truncated:
+            statement = statements[position]
+            warn(f"{statement.file}:{statement.line}: statement {statement.index} is longer "
+                 f"than the model's limit of {model.max_length} tokens; only its start was "
+                 f"used for {task}")
+    return scores
 
 
 def warn(message: str) -> None:
@@ -115,17 +146,22 @@ def rows_for(statements: list[Statement], models: dict, scores: dict, all_scores
         yield row
 
 
+def _char_width(c: str) -> int:
+    return (0 if unicodedata.combining(c) or c in (ISOLATE, POP) else
+            2 if unicodedata.east_asian_width(c) in "WF" else 1)
+
+
 def width(text: str) -> int:
-    return sum(0 if unicodedata.combining(c) or c in (ISOLATE, POP) else
-               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return sum(map(_char_width, text))
 
 
 def cell(value, size: int) -> str:
     text = "" if value is None else str(value)
     if width(text) > size:
-        while width(text) > size - 1:
-            text = text[:-1]
-        text += "…"
+        # The longest start that leaves a column for the ellipsis.
+        end = next(i for i, used in enumerate(accumulate(map(_char_width, text)))
+                   if used > size - 1)
+        text = text[:end] + "…"
     padding = " " * (size - width(text))
     return (ISOLATE + text + POP if ARABIC.search(text) else text) + padding
 
@@ -178,7 +214,7 @@ def parse_args(argv):
     parser.add_argument("--max-length", type=int,
                         help="tokens per statement (default: the model's limit)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
-    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+    parser.add_argument("--backend", choices=BACKENDS, default="torch",
                         help="onnx: onnxruntime on the model's onnx/model.onnx (fp32); onnx-int8: "
                              "on onnx/model_quantized.onnx; both written by python -m src.export "
                              "RUN --onnx [--int8] (default: torch)")
@@ -189,25 +225,20 @@ def parse_args(argv):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from src.attribution import ActorList
-    from src.inference import ModelError, load_models, newest_run
+    from src.inference import ModelError, usable_cores
+    from src.segmentation import split_lines, split_statements
 
     try:
-        if args.model is None:
-            args.model = newest_run()
-            print(f"using model {args.model}", file=sys.stderr)
-        models, missing = load_models(args.model, args.device, args.max_length,
-                                      args.backend)
+        models = models_for(args.model, args.device, args.max_length, args.backend)
     except ModelError as err:
         error(str(err))
         return 2
-    for task in missing:
-        warn(f"{args.model} has no {task} model: predicting {' and '.join(models)} only")
 
     import torch
 
-    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                          else os.cpu_count() or 1)
+    torch.set_num_threads(usable_cores())
     actors = ActorList.load()
+    split = split_lines if args.lines else split_statements
     failed = False
     statements: list[Statement] = []
     for name in args.files:
@@ -217,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             error(str(err))
             failed = True
             continue
-        found = find_statements(name, text, args.lines, actors)
+        found = find_statements(name, text, split, actors)
         if not found:
             warn(f"{name}: empty file, nothing to predict")
         for statement in found:
@@ -226,16 +257,8 @@ def main(argv: list[str] | None = None) -> int:
                      "text; predicted anyway")
         statements += found
 
-    scores = {}
-    texts = [s.text for s in statements]
-    with _progress(len(texts) * len(models)) as advance:
-        for task, model in models.items() if texts else ():
-            scores[task] = model.probabilities(texts, args.batch_size, advance)
-            for position in getattr(model, "truncated", []):
-                statement = statements[position]
-                warn(f"{statement.file}:{statement.line}: statement {statement.index} is longer "
-                     f"than the model's limit of {model.max_length} tokens; only its start was "
-                     f"used for {task}")
+    with _progress(len(statements) * len(models)) as advance:
+        scores = score(statements, models, args.batch_size, advance) if statements else {}
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     write_rows(rows_for(statements, models, scores, args.all_scores), fmt, sys.stdout,
                args.all_scores)

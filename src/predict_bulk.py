@@ -18,21 +18,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import astuple, fields
 from pathlib import Path
 
 from src.predict import (
     ARABIC,
+    BACKENDS,
     FIELDS,
     InputError,
     Statement,
     error,
+    find_statements,
+    models_for,
     read_text,
     rows_for,
+    score,
     warn,
 )
 
 TABLE_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 COLUMNS = ("record", "source", *FIELDS[1:])
+# A Statement as columns between the two maps; its file is the record's source.
+STATEMENT = ("source", *(f.name for f in fields(Statement)[1:]))
 
 
 def completed_records(output: Path) -> tuple[int, int]:
@@ -41,7 +48,7 @@ def completed_records(output: Path) -> tuple[int, int]:
     command did not write."""
     if not output.exists():
         return 0, 0
-    offsets, last = {}, None
+    last, start = None, 0
     with output.open("rb") as handle:
         for number, line in enumerate(iter(handle.readline, b""), 1):
             try:
@@ -53,11 +60,8 @@ def completed_records(output: Path) -> tuple[int, int]:
                                      ) from None
                 break  # the last line, cut off mid-write
             if record != last:
-                offsets[record] = handle.tell() - len(line)
-                last = record
-    if last is None:
-        return 0, 0
-    return last, offsets[last]
+                last, start = record, handle.tell() - len(line)
+    return (0, 0) if last is None else (last, start)
 
 
 class Articles:
@@ -114,22 +118,22 @@ def open_input(path: Path, text_column: str, id_column: str, encoding: str, skip
 
 
 def segmenter(articles_mode: bool, actors):
-    from src.attribution import Attributor
     from src.segmentation import Span, split_statements
 
+    def whole(text: str) -> list[Span]:
+        return [Span(0, len(text), text)]
+
+    split = split_statements if articles_mode else whole
+
     def segment(batch: dict) -> dict:
-        out = {name: [] for name in ("record", "source", *FIELDS[1:7], "line")}
+        out = {name: [] for name in ("record", *STATEMENT)}
         for record, source, text in zip(batch["record"], batch["source"], batch["text"],
                                         strict=True):
             if not isinstance(text, str) or not text.strip():
                 continue
-            attribute = Attributor(actors)  # speakers carry over within one article only
-            spans = split_statements(text) if articles_mode else [Span(0, len(text), text)]
-            for index, span in enumerate(spans):
-                found = attribute(span.text)
-                values = (record, source, index, span.start, span.end, span.text,
-                          found.speaker, found.quote, text.count("\n", 0, span.start) + 1)
-                for column, value in zip(out.values(), values, strict=True):
+            for statement in find_statements(source, text, split, actors):
+                for column, value in zip(out.values(), (record, *astuple(statement)),
+                                         strict=True):
                     column.append(value)
         return out
 
@@ -137,23 +141,15 @@ def segmenter(articles_mode: bool, actors):
 
 
 def scorer(models: dict, batch_size: int):
-    def score(batch: dict) -> dict:
-        statements = [Statement(batch["source"][i], *(batch[n][i] for n in FIELDS[1:4]),
-                                batch["line"][i], *(batch[n][i] for n in FIELDS[4:7]))
-                      for i in range(len(batch["record"]))]
-        texts = [s.text for s in statements]
-        scores = {}
-        for task, model in models.items():
-            scores[task] = model.probabilities(texts, batch_size)
-            for position in model.truncated:
-                s = statements[position]
-                warn(f"{s.file}:{s.line}: statement {s.index} is longer than the model's limit "
-                     f"of {model.max_length} tokens; only its start was used for {task}")
-        rows = list(rows_for(statements, models, scores, all_scores=False))
+    def score_batch(batch: dict) -> dict:
+        statements = [Statement(*values)
+                      for values in zip(*(batch[n] for n in STATEMENT), strict=True)]
+        rows = list(rows_for(statements, models, score(statements, models, batch_size),
+                             all_scores=False))
         out = {name: [row[name] for row in rows] for name in FIELDS[1:]}
         return {"record": batch["record"], "source": batch["source"], **out}
 
-    return score
+    return score_batch
 
 
 def parse_args(argv):
@@ -165,7 +161,7 @@ def parse_args(argv):
                         help="JSONL file of predictions; an existing one is resumed")
     parser.add_argument("--model", type=Path,
                         help="a run folder or one model folder (default: the newest run)")
-    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--id-column", default="id",
                         help="kept as each row's source when the input has it")
@@ -182,21 +178,16 @@ def parse_args(argv):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from src.attribution import ActorList
-    from src.inference import ModelError, load_models, newest_run
+    from src.inference import ModelError
 
     try:
         done, keep = completed_records(args.output)
         records, reader = open_input(args.input, args.text_column, args.id_column, args.encoding,
                                      done)
-        if args.model is None:
-            args.model = newest_run()
-            print(f"using model {args.model}", file=sys.stderr)
-        models, missing = load_models(args.model, args.device, backend=args.backend)
+        models = models_for(args.model, args.device, None, args.backend)
     except (InputError, ModelError) as err:
         error(str(err))
         return 2
-    for task in missing:
-        warn(f"{args.model} has no {task} model: predicting {' and '.join(models)} only")
     if done:
         print(f"{args.output}: resuming after {done} complete records", file=sys.stderr)
     articles_mode = args.input.is_dir() or args.articles

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import hydra
-from accelerate import PartialState
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -37,6 +36,15 @@ def tasks_of(cfg: DictConfig, available: list[str]) -> tuple[str, ...]:
     return wanted
 
 
+def is_main_process() -> bool:
+    """False in all but one of the processes of a torchrun job, which each run ``train``."""
+    # Imported here: accelerate imports torch, seconds that a run stopped by a config or data
+    # error should not spend before saying so.
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
 def train(cfg: DictConfig) -> dict:
     """Fit one model per task into ``cfg.paths.output_dir``; return ``{task: {split: metrics}}``.
 
@@ -58,7 +66,7 @@ def train(cfg: DictConfig) -> dict:
                          seed=cfg.seed, output_dir=run_dir / task,
                          checkpoint_dir=run_dir / "checkpoints" / task, resume=cfg.resume)
         metrics[task] = recipe.fit(ctx)
-    if PartialState().is_main_process:  # under torchrun every process gets here
+    if is_main_process():
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
         OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
@@ -78,7 +86,7 @@ def main(cfg: DictConfig) -> float | None:
     except (ModelUnavailableError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    if not PartialState().is_main_process:
+    if not is_main_process():
         return None
     for task, splits in metrics.items():
         print(f"{task:<10}" + "  ".join(f"{split} macro-F1 {values['macro_f1']:.4f}"

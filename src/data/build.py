@@ -59,35 +59,39 @@ def pinned_splits() -> dict[str, str]:
 def assign_splits(records: list[dict], pinned: dict[str, str] | None = None) -> list[dict]:
     """Copies of ``records`` with ``group`` and ``split`` set, in the schema's field order.
     Groups in ``pinned`` keep their split; the others are drawn in stratified group folds."""
-    pinned = pinned or {}
     groups = [group_of(r) for r in records]
-    seed_groups = {r["id"] for r in records if r["source"] == "seed"}
-    split_of = {i: "test" if group in seed_groups else pinned[group]
-                for i, group in enumerate(groups) if group in seed_groups or group in pinned}
+    # Every seed group goes to test, whatever the current files say.
+    fixed = {**(pinned or {}), **{r["id"]: "test" for r in records if r["source"] == "seed"}}
+    split_of = {i: fixed[group] for i, group in enumerate(groups) if group in fixed}
     free = [i for i in range(len(records)) if i not in split_of]
-    n_folds = min(FOLDS, len({groups[i] for i in free}))
-    if n_folds < 2:  # nothing to stratify: one new group goes to train
-        split_of.update(dict.fromkeys(free, "train"))
-    else:
-        cells = [f"{records[i]['stance']}/{records[i]['sentiment']}" for i in free]
-        folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=SEED)
-        fold_of = {}
-        for fold, (_, held) in enumerate(folds.split(free, cells, [groups[i] for i in free])):
-            fold_of.update({free[i]: fold for i in held})
-        fold_size = len(free) / n_folds
-        placed = Counter(split_of.values())
-        split_of_fold, next_fold = {}, 0
-        for split, share in SHARES.items():
-            count = max(0, round((share * len(records) - placed[split]) / fold_size))
-            split_of_fold.update({fold: split for fold in range(next_fold, next_fold + count)})
-            next_fold += count
-        split_of.update({i: split_of_fold.get(fold, "train") for i, fold in fold_of.items()})
+    split_of.update(_draw(records, groups, free, Counter(split_of.values())))
     assigned = []
     for i, record in enumerate(records):
         full = dict(record, group=groups[i], split=split_of[i],
                     derived_from=record.get("derived_from"))
         assigned.append({name: full[name] for name in FIELDS})
     return assigned
+
+
+def _draw(records: list[dict], groups: list[str], free: list[int],
+          placed: Counter) -> dict[int, str]:
+    """Splits of the records at indices ``free``, in stratified group folds: as many folds go to
+    dev and to test as bring each nearest its share of all records, given the ``placed`` ones."""
+    n_folds = min(FOLDS, len({groups[i] for i in free}))
+    if n_folds < 2:  # nothing to stratify: one new group goes to train
+        return dict.fromkeys(free, "train")
+    cells = [f"{records[i]['stance']}/{records[i]['sentiment']}" for i in free]
+    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=SEED)
+    fold_of = {}
+    for fold, (_, held) in enumerate(folds.split(free, cells, [groups[i] for i in free])):
+        fold_of.update({free[i]: fold for i in held})
+    fold_size = len(free) / n_folds
+    split_of_fold, next_fold = {}, 0
+    for split, share in SHARES.items():
+        count = max(0, round((share * len(records) - placed[split]) / fold_size))
+        split_of_fold.update({fold: split for fold in range(next_fold, next_fold + count)})
+        next_fold += count
+    return {i: split_of_fold.get(fold, "train") for i, fold in fold_of.items()}
 
 
 def counts_markdown(records: list[dict]) -> str:

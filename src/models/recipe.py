@@ -52,18 +52,19 @@ class BertRecipe:
         )
 
         set_seed(ctx.seed)  # the classification head (and tiny's whole model) is random
-        tokenizer, model = self.build(ctx.labels, ctx.texts("train"))
+        texts = {split: ctx.texts(split) for split in ctx.data}
+        tokenizer, model = self.build(ctx.labels, texts["train"])
         length = max_length_for(tokenizer, model, ctx.trainer.max_length)
 
         def encode(split: str) -> Dataset:
-            encoded = tokenizer(ctx.texts(split), truncation=True, max_length=length)
+            encoded = tokenizer(texts[split], truncation=True, max_length=length)
             data = {name: encoded[name] for name in INPUTS if name in encoded}
             return Dataset.from_dict({**data, "labels": ctx.targets(split)})
 
         splits = {split: encode(split) for split in ctx.data}
         args = instantiate(ctx.trainer.args)(output_dir=str(ctx.checkpoint_dir), seed=ctx.seed)
-        native_bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        if args.bf16 and args.device.type == "cpu" and not native_bf16:
+        if (args.bf16 and args.device.type == "cpu"
+                and not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
             # Measured on an AVX2-only CPU: a bf16 step took 16 times as long as fp32.
             warnings.warn("bf16 requested on a CPU without native bf16 (AVX512-BF16/AMX); it is "
                           "emulated and far slower than fp32 here", stacklevel=1)

@@ -46,7 +46,8 @@ class TfidfLogReg:
     def fit(self, ctx: FitContext) -> dict:
         import skops.io
 
-        model = self.pipeline(ctx.seed, bool(ctx.trainer.get("class_weights")))
+        balanced = bool(ctx.trainer.get("class_weights"))
+        model = self.pipeline(ctx.seed, balanced)
         model.fit(ctx.texts("train"), ctx.targets("train"))
         metrics = {split: classification_metrics(ctx.labels, ctx.targets(split),
                                                  model.predict(ctx.texts(split)))
@@ -62,6 +63,6 @@ class TfidfLogReg:
             architecture=f"TF-IDF over {self.analyzer} {self.ngram_min}-{self.ngram_max}-grams "
                          "and logistic regression",
             recipe=f"C {self.C}, sublinear tf {self.sublinear_tf}, min df {self.min_df}"
-                   f"{', balanced class weights' if ctx.trainer.get('class_weights') else ''}")
+                   f"{', balanced class weights' if balanced else ''}")
         save_metrics(ctx.output_dir, metrics)
         return metrics
