@@ -88,8 +88,9 @@ HEADLINE = ("macro_f1", "accuracy", "polar_macro_f1", "weighted_f1", "ece")
 
 def runs_in(folder: Path) -> list[Path]:
     """The training runs inside a multirun folder (empty for a run or a model folder)."""
-    if any((folder / task).is_dir() for task in TASKS) or (folder / "config.json").exists():
-        return []
+    if (not folder.is_dir() or any((folder / task).is_dir() for task in TASKS)
+            or (folder / "config.json").exists()):
+        return []  # loading it as a run or model folder says what is wrong
     return sorted((p for p in folder.iterdir() if any((p / t).is_dir() for t in TASKS)),
                   key=lambda p: (len(p.name), p.name))
 

@@ -89,3 +89,13 @@ def test_multirun_folder_gives_mean_and_std(tiny_run, tmp_path):
     single = json.loads((out / "0" / "metrics.json").read_text())["stance"]["model"]["macro_f1"]
     assert macro == {"mean": pytest.approx(single), "std": 0.0}
     assert "± 0.000" in (out / "report.md").read_text()
+
+
+def test_missing_run_folder_is_a_clear_error(tmp_path):
+    from tests.conftest import run_module
+
+    result = run_module("-m", "src.evaluate", f"run_dir={tmp_path / 'absent'}",
+                        f"hydra.run.dir={tmp_path / 'out'}")
+    assert result.returncode == 2
+    assert "absent: no such model or run folder" in result.stderr
+    assert "Traceback" not in result.stderr
