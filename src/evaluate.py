@@ -80,7 +80,30 @@ def slices_of(records: list[dict], speakers: list[str | None]) -> dict[str, np.n
     if all("source" in r for r in records):
         for source in sorted({r["source"] for r in records}):
             slices[f"source {source}"] = np.array([r["source"] == source for r in records])
+    for outlet in sorted({r["outlet"] for r in records if r.get("outlet")}):
+        slices[f"outlet {outlet}"] = np.array([r.get("outlet") == outlet for r in records])
     return slices
+
+
+def attribute_in_context(texts: list[str], records: list[dict]) -> list:
+    """The rule attributor's reading of every statement. Statements of one article are read in
+    article order, so that a continuation («وأضاف») inherits its speaker; others stand alone."""
+    from src.attribution import ActorList, Attributor
+
+    actors = ActorList.load()
+    attributions: list = [None] * len(texts)
+    articles: dict = {}
+    for position, record in enumerate(records):
+        article = record.get("article_id")
+        if article is None:
+            attributions[position] = Attributor(actors)(texts[position])
+        else:
+            articles.setdefault(article, []).append(position)
+    for positions in articles.values():
+        attribute = Attributor(actors)
+        for position in sorted(positions, key=lambda p: records[p].get("index") or 0):
+            attributions[position] = attribute(texts[position])
+    return attributions
 
 
 HEADLINE = ("macro_f1", "accuracy", "polar_macro_f1", "weighted_f1", "ece")
@@ -140,7 +163,6 @@ class EvaluationData:
 
     @classmethod
     def read(cls, cfg: DictConfig) -> EvaluationData:
-        from src.attribution import ActorList, Attributor
         from src.data.loading import read_records
 
         records = read_records(cfg.data.test_file)
@@ -148,9 +170,7 @@ class EvaluationData:
         for record in records:
             record["text"] = record[cfg.data.text_column]
         texts = [r["text"] for r in records]
-        actors = ActorList.load()
-        # Test statements stand alone: no speaker carries over from the one before.
-        attributions = [Attributor(actors)(t) for t in texts]
+        attributions = attribute_in_context(texts, records)
         speakers = [r.get("speaker", a.speaker) for r, a in zip(records, attributions, strict=True)]
         return cls(cfg, records, texts, train, attributions, slices_of(records, speakers))
 

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from src.data.io import DataError, read_jsonl, write_jsonl
-from src.data.labelstudio import from_export, main, read_export, to_tasks
+from src.data.labelstudio import (
+    FLAGS_CONTROL,
+    INHERITED_CONTROL,
+    SPAN_CONTROL,
+    SPANS,
+    from_export,
+    main,
+    read_export,
+    to_tasks,
+)
 from src.data.schema import SENTIMENTS, STANCES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -345,7 +354,13 @@ def test_cli_as_module_has_no_traceback(tmp_path: Path) -> None:
 def test_config_choices_match_schema() -> None:
     root = ET.parse(CONFIG).getroot()
     blocks = {c.get("name"): c for c in root.iter("Choices")}
-    assert set(blocks) == {"stance", "sentiment"}
+    assert set(blocks) == {"stance", "sentiment", FLAGS_CONTROL}
+    assert tuple(c.get("value") for c in blocks[FLAGS_CONTROL].iter("Choice")) == (
+        "speaker_inherited", "clutter")
+    (spans,) = root.iter("Labels")
+    assert (spans.get("name"), spans.get("toName")) == (SPAN_CONTROL, "text")
+    assert tuple(label.get("value") for label in spans.iter("Label")) == SPANS
+    assert [t.get("name") for t in root.iter("TextArea")] == [INHERITED_CONTROL]
     for name, labels in (("stance", STANCES), ("sentiment", SENTIMENTS)):
         block = blocks[name]
         assert (block.get("toName"), block.get("choice"), block.get("required")) == (
@@ -362,3 +377,94 @@ def test_config_choices_match_schema() -> None:
         "rtl" in (view.get("style") or "") and text in list(view) for view in root.iter("View")
     )
     assert any(h.get("value") == "$speaker" for h in root.iter("Header"))
+
+
+# --- real news: speaker and cue spans ------------------------------------------------------
+
+REAL = {
+    "id": "real-art-1-03",
+    "text": "وقال المتحدث باسم الكرملين دميتري بيسكوف إن موسكو ترحب بالاتفاق.",
+    "source": "real",
+    "article_id": "art-1",
+    "corpus": "ANT v2.1",
+    "outlet": "BBC",
+    "url": "http://example.org/1",
+    "date": "2018-04-02",
+    "index": 3,
+}
+
+
+def span(label: str, text: str, phrase: str) -> dict:
+    start = text.index(phrase)
+    return {"from_name": SPAN_CONTROL, "to_name": "text", "type": "labels",
+            "value": {"start": start, "end": start + len(phrase), "text": phrase,
+                      "labels": [label]}}
+
+
+def test_span_predictions_go_out_and_annotations_come_back() -> None:
+    text = REAL["text"]
+    speaker = [text.index("دميتري"), text.index("دميتري") + len("دميتري بيسكوف")]
+    cue = [0, len("وقال")]
+    (task,) = to_tasks([REAL], {REAL["id"]: {"stance": "russia", "sentiment": "positive",
+                                             "stance_score": 0.7, "sentiment_score": 0.6,
+                                             "speaker_span": speaker, "cue_span": cue}})
+    predicted = {item["from_name"] + ":" + item["type"]: item
+                 for item in task["predictions"][0]["result"]}
+    marked = [item["value"] for item in task["predictions"][0]["result"]
+              if item["type"] == "labels"]
+    assert [(v["labels"], v["text"]) for v in marked] == [(["speaker"], "دميتري بيسكوف"),
+                                                          (["cue"], "وقال")]
+    assert predicted["stance:choices"]["value"] == {"choices": ["russia"]}
+    # The annotator accepts the prediction as it stands: the export carries it back.
+    task["annotations"] = [{"result": task["predictions"][0]["result"]}]
+    (record,) = from_export([task], "export.json")
+    assert record["speaker"] == "دميتري بيسكوف"
+    assert record["speaker_span"] == speaker and record["cue_span"] == cue
+    assert (record["speaker_inherited"], record["clutter"]) == (False, False)
+    assert record["article_id"] == "art-1" and record["index"] == 3
+
+
+def test_inherited_speaker_and_clutter_come_back() -> None:
+    text = "وأضاف أن الاتفاق صامد."
+    inherited = {"data": dict(REAL, id="real-art-1-04", text=text, index=4), "annotations": [{
+        "result": [*choices("russia", "neutral"), span("cue", text, "وأضاف"),
+                   {"from_name": FLAGS_CONTROL, "to_name": "text", "type": "choices",
+                    "value": {"choices": ["speaker_inherited"]}},
+                   {"from_name": INHERITED_CONTROL, "to_name": "text", "type": "textarea",
+                    "value": {"text": ["بيسكوف"]}}]}]}
+    clutter = {"data": dict(REAL, id="real-art-1-05", text="شارك هذا المقال", index=5),
+               "annotations": [{"result": [*choices("none", "neutral"),
+                                           {"from_name": FLAGS_CONTROL, "to_name": "text",
+                                            "type": "choices",
+                                            "value": {"choices": ["clutter"]}}]}]}
+    narration = {"data": dict(REAL, id="real-art-1-06", text="وتشهد المنطقة هدوءا.", index=6),
+                 "annotations": [{"result": choices("none", "neutral")}]}
+    first, second, third = from_export([inherited, clutter, narration], "export.json")
+    assert (first["speaker"], first["speaker_span"], first["speaker_inherited"]) == (
+        "بيسكوف", None, True)
+    assert first["cue_span"] == [0, 5]
+    assert (second["clutter"], second["speaker"]) == (True, None)
+    # A real task with no span at all still gets every real field, empty.
+    assert (third["speaker"], third["speaker_span"], third["cue_span"], third["clutter"]) == (
+        None, None, None, False)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"start": 3, "end": 999, "labels": ["speaker"]}, "is not inside the text"),
+    ({"start": 0, "end": 4, "labels": ["speaker", "cue"]}, "expected one span label"),
+])
+def test_bad_spans_are_named(bad: dict, message: str) -> None:
+    task = {"data": REAL, "annotations": [{"result": [
+        *choices("russia", "positive"),
+        {"from_name": SPAN_CONTROL, "to_name": "text", "type": "labels", "value": bad}]}]}
+    with pytest.raises(DataError, match=message):
+        from_export([task], "export.json")
+
+
+def test_inherited_tick_needs_a_name() -> None:
+    task = {"data": REAL, "annotations": [{"result": [
+        *choices("russia", "positive"),
+        {"from_name": FLAGS_CONTROL, "to_name": "text", "type": "choices",
+         "value": {"choices": ["speaker_inherited"]}}]}]}
+    with pytest.raises(DataError, match="no inherited speaker is written"):
+        from_export([task], "export.json")

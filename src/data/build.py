@@ -2,10 +2,11 @@
 
     python -m src.data.build
 
-Reads ``data/annotations/seed.jsonl`` and ``data/annotations/authored/*.jsonl`` and writes
-``data/qawl/{train,dev,test}.jsonl``. Groups (a seed sentence with its variations, a paraphrase
-family) stay in one split; every seed group goes to test; the rest is split 70/15/15, stratified
-by (stance, sentiment) cell.
+Reads ``data/annotations/seed.jsonl``, ``data/annotations/authored/*.jsonl`` and
+``data/annotations/real/*.jsonl`` and writes ``data/qawl/{train,dev,test}.jsonl``. Groups (a seed
+sentence with its variations, a paraphrase family, a real article) stay in one split; every seed
+group goes to test; the authored statements are split 70/15/15 and the real articles
+58/15/27 (a real test split of over 400 statements), each stratified by (stance, sentiment) cell.
 
 Splits are versioned: a group keeps the split it has in the current files, so a relabel or a new
 statement never moves a record between train and test; only new groups are drawn, towards the
@@ -24,16 +25,20 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from src.data.io import DataError, read_jsonl, write_jsonl
 from src.data.paths import ANNOTATIONS_DIR, DATA_DIR, SPLIT_FILES
-from src.data.schema import FIELDS, SENTIMENTS, SPLITS, STANCES
+from src.data.schema import FIELDS, REAL_FIELDS, SENTIMENTS, SOURCES, SPLITS, STANCES
 
 SEED = 13
 FOLDS = 20  # about 4 % of all records each, so shares can be met to within a fold
 SHARES = {"dev": 0.15, "test": 0.15}
+# Real news is the test that counts: over 400 statements from over 30 whole articles.
+REAL_SHARES = {"dev": 0.15, "test": 0.27}
 CARD = DATA_DIR / "README.md"
 COUNTS_BLOCK = re.compile(r"(<!-- counts:start -->\n).*?(<!-- counts:end -->)", re.DOTALL)
 
 
 def group_of(record: dict) -> str:
+    if record["source"] == "real":
+        return f"article-{record['article_id']}"
     if record["source"] == "seed":
         return record["id"]
     if record.get("derived_from"):
@@ -47,6 +52,8 @@ def load_annotations() -> list[dict]:
     records = [dict(r, source="seed") for r in read_jsonl(ANNOTATIONS_DIR / "seed.jsonl")]
     for path in sorted((ANNOTATIONS_DIR / "authored").glob("*.jsonl")):
         records += [dict(r, source="authored") for r in read_jsonl(path)]
+    for path in sorted((ANNOTATIONS_DIR / "real").glob("*.jsonl")):
+        records += [dict(r, source="real") for r in read_jsonl(path)]
     return records
 
 
@@ -63,20 +70,26 @@ def assign_splits(records: list[dict], pinned: dict[str, str] | None = None) -> 
     # Every seed group goes to test, whatever the current files say.
     fixed = {**(pinned or {}), **{r["id"]: "test" for r in records if r["source"] == "seed"}}
     split_of = {i: fixed[group] for i, group in enumerate(groups) if group in fixed}
-    free = [i for i in range(len(records)) if i not in split_of]
-    split_of.update(_draw(records, groups, free, Counter(split_of.values())))
+    # Real and written statements are drawn apart, so that each has its own dev and test.
+    for real, shares in ((False, SHARES), (True, REAL_SHARES)):
+        members = [i for i, r in enumerate(records) if (r["source"] == "real") == real]
+        free = [i for i in members if i not in split_of]
+        placed = Counter(split_of[i] for i in members if i in split_of)
+        split_of.update(_draw(records, groups, free, placed, shares, len(members)))
     assigned = []
     for i, record in enumerate(records):
         full = dict(record, group=groups[i], split=split_of[i],
                     derived_from=record.get("derived_from"))
-        assigned.append({name: full[name] for name in FIELDS})
+        names = FIELDS + REAL_FIELDS if record["source"] == "real" else FIELDS
+        assigned.append({name: full.get(name) for name in names})
     return assigned
 
 
-def _draw(records: list[dict], groups: list[str], free: list[int],
-          placed: Counter) -> dict[int, str]:
+def _draw(records: list[dict], groups: list[str], free: list[int], placed: Counter,
+          shares: dict[str, float], total: int) -> dict[int, str]:
     """Splits of the records at indices ``free``, in stratified group folds: as many folds go to
-    dev and to test as bring each nearest its share of all records, given the ``placed`` ones."""
+    dev and to test as bring each nearest its share of ``total`` records, given the ``placed``
+    ones."""
     n_folds = min(FOLDS, len({groups[i] for i in free}))
     if n_folds < 2:  # nothing to stratify: one new group goes to train
         return dict.fromkeys(free, "train")
@@ -87,8 +100,8 @@ def _draw(records: list[dict], groups: list[str], free: list[int],
         fold_of.update({free[i]: fold for i in held})
     fold_size = len(free) / n_folds
     split_of_fold, next_fold = {}, 0
-    for split, share in SHARES.items():
-        count = max(0, round((share * len(records) - placed[split]) / fold_size))
+    for split, share in shares.items():
+        count = max(0, round((share * total - placed[split]) / fold_size))
         split_of_fold.update({fold: split for fold in range(next_fold, next_fold + count)})
         next_fold += count
     return {i: split_of_fold.get(fold, "train") for i, fold in fold_of.items()}
@@ -109,12 +122,18 @@ def counts_markdown(records: list[dict]) -> str:
               "| --- |" + " ---: |" * len(SENTIMENTS)]
     lines += [f"| {stance} | " + " | ".join(str(cells[(stance, s)]) for s in SENTIMENTS) + " |"
               for stance in STANCES]
-    seeds = sum(r["source"] == "seed" for r in records)
+    lines += ["", "| source | " + " | ".join(SPLITS) + " | total | articles |",
+              "| --- |" + " ---: |" * (len(SPLITS) + 2)]
+    for source in SOURCES:
+        subset = [r for r in records if r["source"] == source]
+        splits = Counter(r["split"] for r in subset)
+        articles = len({r["article_id"] for r in subset}) if source == "real" else "—"
+        lines.append(f"| {source} | " + " | ".join(str(splits[s]) for s in SPLITS)
+                     + f" | {len(subset)} | {articles} |")
     variations = sum(bool(r["derived_from"]) for r in records)
     unattributed = sum(r["speaker"] is None for r in records) / len(records)
-    lines += ["", f"Sources: {seeds} seed sentences, {len(records) - seeds} authored statements "
-              f"({variations} of them variations of a seed sentence). {unattributed:.1%} of the "
-              "statements have no named speaker."]
+    lines += ["", f"{variations} authored statements are variations of a seed sentence. "
+              f"{unattributed:.1%} of all statements have no named speaker."]
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,14 @@ from src.data.schema import FIELDS, LABELS, TASKS
 
 # The object tag that the config's Choices point at.
 TO_NAME = "text"
+# The Labels control that marks spans on the text, and its labels; a record holds each as
+# ``<label>_span: [start, end]`` (character offsets into ``text``) or null.
+SPAN_CONTROL = "spans"
+SPANS = ("speaker", "cue")
+# Ticks for a speaker carried over from an earlier statement and for web clutter, and the box
+# where the carried-over speaker's name is written (it is not in the statement's text).
+FLAGS_CONTROL = "flags"
+INHERITED_CONTROL = "inherited_speaker"
 # Label provenance that `from_export` adds; kept out of task data with the labels themselves.
 PROVENANCE = ("annotator", "annotated_at")
 
@@ -44,12 +52,12 @@ def to_tasks(
         task: dict = {"data": data}
         prediction = predictions.get(record.get("id"))
         if prediction is not None:
-            task["predictions"] = [_prediction(prediction, model_version)]
+            task["predictions"] = [_prediction(prediction, model_version, record.get("text", ""))]
         tasks.append(task)
     return tasks
 
 
-def _prediction(prediction: Mapping, model_version: str | None) -> dict:
+def _prediction(prediction: Mapping, model_version: str | None, text: str) -> dict:
     result = []
     for name in TASKS:
         item: dict = {
@@ -61,6 +69,13 @@ def _prediction(prediction: Mapping, model_version: str | None) -> dict:
         if prediction.get(f"{name}_score") is not None:
             item["score"] = prediction[f"{name}_score"]
         result.append(item)
+    for name in SPANS:
+        span = prediction.get(f"{name}_span")
+        if span is not None:
+            start, end = span
+            result.append({"from_name": SPAN_CONTROL, "to_name": TO_NAME, "type": "labels",
+                           "value": {"start": start, "end": end, "text": text[start:end],
+                                     "labels": [name]}})
     built: dict = {"result": result}
     if model_version is not None:
         built["model_version"] = model_version
@@ -161,6 +176,12 @@ def _when(annotation: dict, where: str) -> datetime:
 
 def _record(data: dict, annotation: dict, where: str) -> dict:
     labels = _labels(annotation, where)
+    spans = _spans(annotation, data["text"], where)
+    if not spans and data.get("source") == "real":
+        # Narration: a real statement always carries its span fields, empty here.
+        spans = {"speaker": None, "speaker_span": None, "speaker_inherited": False,
+                 "cue_span": None, "clutter": False}
+    labels.update(spans)
     merged = {**data, **labels}
     record = {name: merged.pop(name) for name in FIELDS if name in merged}
     record.update(merged)
@@ -175,12 +196,16 @@ def _record(data: dict, annotation: dict, where: str) -> dict:
     return record
 
 
-def _labels(annotation: dict, where: str) -> dict[str, str]:
+def _results(annotation: dict, where: str) -> list[dict]:
     result = annotation.get("result")
     if not isinstance(result, list) or not all(isinstance(item, dict) for item in result):
         raise DataError(f"{where}: expected the annotation's 'result' to be a list of objects")
+    return result
+
+
+def _labels(annotation: dict, where: str) -> dict[str, str]:
     labels: dict[str, str] = {}
-    for item in result:
+    for item in _results(annotation, where):
         name = item.get("from_name")
         # Other controls (a comment box, say) may be added to the config without harm.
         if item.get("type") != "choices" or name not in LABELS:
@@ -198,6 +223,44 @@ def _labels(annotation: dict, where: str) -> dict[str, str]:
         # The config makes both choices required, so a gap means a different config was used.
         raise DataError(f"{where}: annotation has no {' or '.join(missing)} choice")
     return labels
+
+
+def _spans(annotation: dict, text: str, where: str) -> dict:
+    """The speaker and cue spans, the flags and an inherited speaker's name; {} when the
+    annotation marks none of them."""
+    found: dict = {}
+    flags: list = []
+    inherited_name = None
+    for item in _results(annotation, where):
+        value = item.get("value") if isinstance(item.get("value"), dict) else {}
+        name = item.get("from_name")
+        if name == SPAN_CONTROL and item.get("type") == "labels":
+            labels, start, end = value.get("labels"), value.get("start"), value.get("end")
+            if not (isinstance(labels, list) and len(labels) == 1 and labels[0] in SPANS):
+                raise DataError(f"{where}: expected one span label of {', '.join(SPANS)}, "
+                                f"got {labels!r}")
+            if not (type(start) is int and type(end) is int and 0 <= start < end <= len(text)):
+                raise DataError(f"{where}: {labels[0]} span {start!r}-{end!r} is not inside "
+                                f"the text (0-{len(text)})")
+            if labels[0] in found:
+                raise DataError(f"{where}: expected at most one {labels[0]} span, got several")
+            found[labels[0]] = [start, end]
+        elif name == FLAGS_CONTROL and item.get("type") == "choices":
+            flags = value.get("choices") or []
+        elif name == INHERITED_CONTROL and item.get("type") == "textarea":
+            texts = value.get("text") or []
+            inherited_name = texts[0].strip() if texts and isinstance(texts[0], str) else None
+    if not found and not flags and not inherited_name:
+        return {}
+    inherited = "speaker_inherited" in flags
+    if inherited and not inherited_name:
+        raise DataError(f"{where}: speaker_inherited is ticked but no inherited speaker is "
+                        "written")
+    speaker_span = found.get("speaker")
+    speaker = text[slice(*speaker_span)] if speaker_span else (inherited_name if inherited
+                                                                 else None)
+    return {"speaker": speaker, "speaker_span": speaker_span, "speaker_inherited": inherited,
+            "cue_span": found.get("cue"), "clutter": "clutter" in flags}
 
 
 def read_export(path: str | Path, skipped: Counter[str] | None = None) -> list[dict]:

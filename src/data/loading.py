@@ -79,6 +79,7 @@ def load_splits(
     split_fractions: Mapping[str, float] | None = None,
     seed: int = 42,
     max_samples: int | None = None,
+    sources: Sequence[str] | None = None,
 ) -> DatasetDict:
     """Read ``files`` (split name -> path; ``train`` required) into a DatasetDict.
 
@@ -87,12 +88,17 @@ def load_splits(
     the sorted values seen in train are used, as Hugging Face's ``run_classification`` does.
     Splits without a file are cut from train with ``split_fractions``, stratified by the first
     task. ``max_samples`` keeps a random N rows of each split, for quick runs. ``name`` is
-    recorded as each split's ``info.dataset_name`` for model cards and reports.
+    recorded as each split's ``info.dataset_name`` for model cards and reports. ``sources``
+    keeps only the train and dev rows whose ``source`` column is one of them (what the model
+    learns from and is chosen on); test keeps every row, so that reports can slice it by source.
     """
     paths = {split: Path(path) for split, path in files.items() if path}
     if "train" not in paths:
         raise DataError("data: a train file is required (data.files.train)")
     raw = {split: _read(path) for split, path in paths.items()}
+    if sources is not None:
+        raw = {split: _of_sources(data, paths[split], list(sources)) if split != "test" else data
+               for split, data in raw.items()}
     if label_columns is None:
         label_columns = {task: task for task in ("stance", "sentiment")
                          if task in raw["train"].column_names}
@@ -120,6 +126,17 @@ def load_splits(
     for data in splits.values():
         data.info.dataset_name = name
     return DatasetDict({split: splits[split] for split in SPLITS})
+
+
+def _of_sources(dataset: Dataset, path: Path, sources: list[str]) -> Dataset:
+    if "source" not in dataset.column_names:
+        raise DataError(f"{path}: data.sources is set but the file has no 'source' column")
+    kept = dataset.filter(lambda batch: [s in sources for s in batch["source"]], batched=True)
+    if len(kept) == 0:
+        found = sorted(set(dataset["source"]))
+        raise DataError(f"{path}: no row of source {', '.join(sources)} "
+                        f"(the file has {', '.join(map(str, found))})")
+    return kept
 
 
 def _carve(train: Dataset, fractions: Mapping[str, float], stratify: str,
