@@ -48,6 +48,27 @@ def group_of(record: dict) -> str:
     return record["id"]
 
 
+def story_groups(records: list[dict]) -> dict[str, str]:
+    """Real articles that tell one story: outlets update and re-file agency copy, so two pool
+    articles can share near-identical statements. Such articles form one group (named after
+    the first article id), or the copy in train would leak into test."""
+    from src.data.neardup import near_duplicate_pairs
+
+    real = [r for r in records if r["source"] == "real" and not r.get("clutter")]
+    parent = {r["article_id"]: r["article_id"] for r in real}
+
+    def root(article: str) -> str:
+        while parent[article] != article:
+            parent[article] = parent[parent[article]]
+            article = parent[article]
+        return article
+
+    for i, j, _ in near_duplicate_pairs([r["text"] for r in real]):
+        a, b = sorted((root(real[i]["article_id"]), root(real[j]["article_id"])))
+        parent[b] = a
+    return {article: f"article-{root(article)}" for article in parent}
+
+
 def load_annotations() -> list[dict]:
     records = [dict(r, source="seed") for r in read_jsonl(ANNOTATIONS_DIR / "seed.jsonl")]
     for path in sorted((ANNOTATIONS_DIR / "authored").glob("*.jsonl")):
@@ -66,7 +87,9 @@ def pinned_splits() -> dict[str, str]:
 def assign_splits(records: list[dict], pinned: dict[str, str] | None = None) -> list[dict]:
     """Copies of ``records`` with ``group`` and ``split`` set, in the schema's field order.
     Groups in ``pinned`` keep their split; the others are drawn in stratified group folds."""
-    groups = [group_of(r) for r in records]
+    stories = story_groups(records)
+    groups = [stories.get(r.get("article_id"), group_of(r)) if r["source"] == "real"
+              else group_of(r) for r in records]
     # Every seed group goes to test, whatever the current files say.
     fixed = {**(pinned or {}), **{r["id"]: "test" for r in records if r["source"] == "seed"}}
     split_of = {i: fixed[group] for i, group in enumerate(groups) if group in fixed}
@@ -137,6 +160,52 @@ def counts_markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _percent(counts: Counter, names, total: int) -> str:
+    return " | ".join(f"{counts[n] / total:.1%}" if total else "—" for n in names)
+
+
+def real_markdown(records: list[dict], annotations: list[dict]) -> str:
+    """The data card's real-news tables: outlets, class distributions beside the authored
+    ones, and how often the annotation departs from the machine pre-annotation."""
+    from src.data.agreement import speaker_key
+
+    real = [r for r in records if r["source"] == "real"]
+    if not real:
+        return ""
+    lines = ["", "| corpus | outlet | articles | statements | regime | russia | opposition | "
+             "none | clutter |", "| --- | --- |" + " ---: |" * 7]
+    outlets = sorted({(r["corpus"], r["outlet"]) for r in real})
+    for corpus, outlet in outlets:
+        subset = [r for r in real if (r["corpus"], r["outlet"]) == (corpus, outlet)]
+        stances = Counter(r["stance"] for r in subset)
+        lines.append(f"| {corpus} | {outlet} | {len({r['article_id'] for r in subset})} | "
+                     f"{len(subset)} | " + " | ".join(str(stances[s]) for s in STANCES)
+                     + f" | {sum(bool(r['clutter']) for r in subset)} |")
+    written = [r for r in records if r["source"] != "real"]
+    lines += ["", "| share of statements | " + " | ".join((*STANCES, *SENTIMENTS)) + " |",
+              "| --- |" + " ---: |" * (len(STANCES) + len(SENTIMENTS))]
+    for name, subset in (("real", real), ("authored + seed", written)):
+        counts = Counter(r["stance"] for r in subset) + Counter(r["sentiment"] for r in subset)
+        lines.append(f"| {name} | {_percent(counts, (*STANCES, *SENTIMENTS), len(subset))} |")
+    scored = [a for a in annotations if a["source"] == "real" and (a.get("pre") or {}).get(
+        "stance")]
+    if scored:
+        def changed(field: str) -> int:
+            if field in ("stance", "sentiment"):
+                return sum(a[field] != a["pre"][field] for a in scored)
+            if field == "speaker":
+                return sum(speaker_key(a) != speaker_key(a["pre"]) for a in scored)
+            return sum(a["cue_span"] != a["pre"].get("cue_span") for a in scored)
+
+        lines += ["", f"Annotation against the machine pre-annotation ({len(scored)} real "
+                  "statements; speaker and cue by exact span):", "",
+                  "| label | changed by the annotators | kept |", "| --- | ---: | ---: |"]
+        for field in ("stance", "sentiment", "speaker", "cue"):
+            n = changed(field)
+            lines.append(f"| {field} | {n} ({n / len(scored):.1%}) | {len(scored) - n} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.data.build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,15 +213,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="draw every group's split afresh instead of keeping the current ones")
     args = parser.parse_args(argv)
     try:
-        records = assign_splits(load_annotations(), {} if args.reshuffle else pinned_splits())
+        annotations = load_annotations()
+        records = assign_splits(annotations, {} if args.reshuffle else pinned_splits())
     except DataError as err:
         print(err, file=sys.stderr)
         return 1
     for split in SPLITS:
         write_jsonl(SPLIT_FILES[split], (r for r in records if r["split"] == split))
     card = CARD.read_text(encoding="utf-8")
-    CARD.write_text(COUNTS_BLOCK.sub(lambda m: m[1] + counts_markdown(records) + m[2], card),
-                    encoding="utf-8")
+    counts = counts_markdown(records) + real_markdown(records, annotations)
+    CARD.write_text(COUNTS_BLOCK.sub(lambda m: m[1] + counts + m[2], card), encoding="utf-8")
     counts = Counter(r["split"] for r in records)
     print(", ".join(f"{split} {counts[split]}" for split in SPLITS), f"(total {len(records)})")
     return 0

