@@ -10,7 +10,7 @@ from src.data.build import (
 )
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
-from src.data.schema import FIELDS, SPLITS
+from src.data.schema import FIELDS, REAL_FIELDS, SPLITS
 from tests.conftest import record
 
 
@@ -64,7 +64,8 @@ def test_seed_groups_are_in_test_and_groups_never_cross_splits(built):
         if r["source"] == "seed" or r["derived_from"]:
             assert r["split"] == "test", r["id"]
     assert all(len(s) == 1 for s in splits_of.values())
-    assert all(list(r) == list(FIELDS) for r in built)
+    assert all(list(r) == list(FIELDS + REAL_FIELDS if r["source"] == "real" else FIELDS)
+               for r in built)
 
 
 @pytest.mark.parametrize(

@@ -456,7 +456,8 @@ def is_complete(out_dir: Path, blob_sha256: str = BLOB_SHA256) -> bool:
         config = json.loads((out_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return (config.get(PROVENANCE_KEY) or {}).get("blob_sha256") == blob_sha256
+    provenance = config.get(PROVENANCE_KEY) if isinstance(config, dict) else None
+    return isinstance(provenance, dict) and provenance.get("blob_sha256") == blob_sha256
 
 
 def convert(blob_path: Path | str, tokenizer_json_path: Path | str, out_dir: Path | str, *,
@@ -527,7 +528,10 @@ def _replace_dir(new: Path, target: Path) -> None:
     except OSError:
         old.rename(target)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
 
 
 def _package_file(package: str, version: str, relative: str, install: str) -> Path:
