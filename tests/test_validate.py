@@ -7,6 +7,7 @@ from src.data.build import (
     counts_markdown,
     load_annotations,
     pinned_splits,
+    real_markdown,
 )
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
@@ -54,7 +55,9 @@ def test_relabels_keep_splits_and_only_new_groups_are_drawn(built):
 
 
 def test_data_card_counts_are_current(built):
-    assert counts_markdown(built) in CARD.read_text(encoding="utf-8")
+    card = CARD.read_text(encoding="utf-8")
+    assert counts_markdown(built) in card
+    assert real_markdown(built, load_annotations()) in card
 
 
 def test_seed_groups_are_in_test_and_groups_never_cross_splits(built):

@@ -181,6 +181,11 @@ def real_markdown(records: list[dict], annotations: list[dict]) -> str:
         lines.append(f"| {corpus} | {outlet} | {len({r['article_id'] for r in subset})} | "
                      f"{len(subset)} | " + " | ".join(str(stances[s]) for s in STANCES)
                      + f" | {sum(bool(r['clutter']) for r in subset)} |")
+    cells = Counter((r["stance"], r["sentiment"]) for r in real)
+    lines += ["", "| real: stance × sentiment | " + " | ".join(SENTIMENTS) + " |",
+              "| --- |" + " ---: |" * len(SENTIMENTS)]
+    lines += [f"| {stance} | " + " | ".join(str(cells[(stance, s)]) for s in SENTIMENTS) + " |"
+              for stance in STANCES]
     written = [r for r in records if r["source"] != "real"]
     lines += ["", "| share of statements | " + " | ".join((*STANCES, *SENTIMENTS)) + " |",
               "| --- |" + " ---: |" * (len(STANCES) + len(SENTIMENTS))]
