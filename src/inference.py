@@ -121,6 +121,23 @@ class SklearnModel(TaskModel):
         return scores.astype(np.float32)
 
 
+@dataclass
+class EmbeddingModel(SklearnModel):
+    """Logistic regression on frozen encoder embeddings; ``encoder`` is its encoder.json."""
+
+    encoder: dict = field(default_factory=dict)
+
+    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+        from src.models.me5 import embed
+
+        features = embed(self.encoder["encoder"], [self.normalizer(t) for t in texts],
+                         self.encoder["max_length"], batch_size)
+        scores = self.pipeline.predict_proba(features)
+        if progress is not None:
+            progress(len(texts))
+        return scores.astype(np.float32)
+
+
 def _config(folder: Path) -> tuple[dict, list[str], str]:
     """``config.json``, its labels in output order, and their task."""
     config = json.loads((folder / "config.json").read_text())
@@ -195,9 +212,15 @@ def _load_sklearn(folder: Path) -> TaskModel:
         raise ModelError(f"{folder}: incomplete model folder, no labels.json")
     id2label = json.loads(labels_file.read_text())["id2label"]
     labels = [id2label[str(i)] for i in range(len(id2label))]
+    pipeline = skops.io.load(path, trusted=[])
+    normalizer = ArabicNormalizer.load(folder)
+    encoder_file = folder / "encoder.json"
+    if encoder_file.exists():
+        return EmbeddingModel(folder=folder, task=task_of(labels, folder), labels=labels,
+                              normalizer=normalizer, pipeline=pipeline,
+                              encoder=json.loads(encoder_file.read_text()))
     return SklearnModel(folder=folder, task=task_of(labels, folder), labels=labels,
-                        normalizer=ArabicNormalizer.load(folder),
-                        pipeline=skops.io.load(path, trusted=[]))
+                        normalizer=normalizer, pipeline=pipeline)
 
 
 def load_task_model(folder: Path, device: str | None = None, max_length: int | None = None,

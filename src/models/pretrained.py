@@ -60,6 +60,9 @@ class PretrainedBert(BertRecipe):
 
     name_or_path: str = "CAMeL-Lab/bert-base-arabic-camelbert-msa"
     revision: str | None = None
+    # A 250k-word vocabulary (XLM-R's) is most of a small model's weights, and updating it is
+    # most of a CPU step's time: multilingual-e5-small's step takes 4.5 s, 1.5 s with it frozen.
+    freeze_word_embeddings: bool = False
 
     @property
     def base_model(self) -> str | None:
@@ -83,4 +86,6 @@ class PretrainedBert(BertRecipe):
             ignore_mismatched_sizes=True,
             use_safetensors=None,
         )
+        if self.freeze_word_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
         return tokenizer, model
