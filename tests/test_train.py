@@ -158,7 +158,8 @@ def test_unreachable_hub_model_fails_fast_with_one_message(tmp_path):
     assert time.monotonic() - started < 30
     assert result.returncode == 2
     assert "CAMeL-Lab/bert-base-arabic-camelbert-msa" in result.stderr
-    assert "model=tiny" in result.stderr and "model.name_or_path" in result.stderr
+    assert "model=me5_small" in result.stderr and "model=tiny" in result.stderr
+    assert "model.name_or_path" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -130,6 +130,14 @@ def _draw(records: list[dict], groups: list[str], free: list[int], placed: Count
     return {i: split_of_fold.get(fold, "train") for i, fold in fold_of.items()}
 
 
+def cells_table(records: list[dict], title: str) -> list[str]:
+    cells = Counter((r["stance"], r["sentiment"]) for r in records)
+    return [f"| {title} | " + " | ".join(SENTIMENTS) + " |",
+            "| --- |" + " ---: |" * len(SENTIMENTS),
+            *(f"| {stance} | " + " | ".join(str(cells[(stance, s)]) for s in SENTIMENTS) + " |"
+              for stance in STANCES)]
+
+
 def counts_markdown(records: list[dict]) -> str:
     """The data card's count tables: per split and label, and per (stance, sentiment) cell."""
     columns = (*STANCES, *SENTIMENTS)
@@ -140,11 +148,7 @@ def counts_markdown(records: list[dict]) -> str:
         counts = Counter(r["stance"] for r in subset) + Counter(r["sentiment"] for r in subset)
         lines.append(f"| {split} | " + " | ".join(str(counts[c]) for c in columns)
                      + f" | {len(subset)} |")
-    cells = Counter((r["stance"], r["sentiment"]) for r in records)
-    lines += ["", "| stance × sentiment | " + " | ".join(SENTIMENTS) + " |",
-              "| --- |" + " ---: |" * len(SENTIMENTS)]
-    lines += [f"| {stance} | " + " | ".join(str(cells[(stance, s)]) for s in SENTIMENTS) + " |"
-              for stance in STANCES]
+    lines += ["", *cells_table(records, "stance × sentiment")]
     lines += ["", "| source | " + " | ".join(SPLITS) + " | total | articles |",
               "| --- |" + " ---: |" * (len(SPLITS) + 2)]
     for source in SOURCES:
@@ -181,11 +185,7 @@ def real_markdown(records: list[dict], annotations: list[dict]) -> str:
         lines.append(f"| {corpus} | {outlet} | {len({r['article_id'] for r in subset})} | "
                      f"{len(subset)} | " + " | ".join(str(stances[s]) for s in STANCES)
                      + f" | {sum(bool(r['clutter']) for r in subset)} |")
-    cells = Counter((r["stance"], r["sentiment"]) for r in real)
-    lines += ["", "| real: stance × sentiment | " + " | ".join(SENTIMENTS) + " |",
-              "| --- |" + " ---: |" * len(SENTIMENTS)]
-    lines += [f"| {stance} | " + " | ".join(str(cells[(stance, s)]) for s in SENTIMENTS) + " |"
-              for stance in STANCES]
+    lines += ["", *cells_table(real, "real: stance × sentiment")]
     written = [r for r in records if r["source"] != "real"]
     lines += ["", "| share of statements | " + " | ".join((*STANCES, *SENTIMENTS)) + " |",
               "| --- |" + " ---: |" * (len(STANCES) + len(SENTIMENTS))]

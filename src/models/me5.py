@@ -20,7 +20,7 @@ from src.metrics import classification_metrics
 from src.model_card import write_model_card
 from src.models.pretrained import ModelUnavailableError, PretrainedBert, resolve_model
 from src.models.recipe import save_metrics
-from src.models.tfidf import LABELS_FILE, MODEL_FILE
+from src.models.tfidf import save_sklearn
 
 ENCODER_FILE = "encoder.json"
 # e5 was trained with these prefixes; a classification input is a "query".
@@ -101,7 +101,6 @@ class Me5EmbedLogReg:
     base_model = None
 
     def fit(self, ctx: FitContext) -> dict:
-        import skops.io
         from sklearn.linear_model import LogisticRegression
 
         source = resolve_model(ensure_encoder(self.name_or_path))
@@ -114,15 +113,10 @@ class Me5EmbedLogReg:
         metrics = {split: classification_metrics(ctx.labels, ctx.targets(split),
                                                  model.predict(features[split]))
                    for split in ("dev", "test")}
-        ctx.output_dir.mkdir(parents=True, exist_ok=True)
-        skops.io.dump(model, ctx.output_dir / MODEL_FILE)
-        Path(ctx.output_dir, LABELS_FILE).write_text(json.dumps(
-            {"task": ctx.task, "id2label": dict(enumerate(ctx.labels))}, ensure_ascii=False,
-            indent=2) + "\n")
+        save_sklearn(ctx, model)
         Path(ctx.output_dir, ENCODER_FILE).write_text(json.dumps(
             {"encoder": source, "pooling": "mean", "prefix": PREFIX, "normalize": True,
              "max_length": self.max_length}, ensure_ascii=False, indent=2) + "\n")
-        ctx.normalizer.save(ctx.output_dir)
         write_model_card(
             ctx, metrics, base_model=None, library="sklearn",
             architecture=f"logistic regression on frozen mean-pooled embeddings of "

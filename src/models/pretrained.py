@@ -17,6 +17,8 @@ def _unavailable(name: str, reason: str) -> ModelUnavailableError:
     return ModelUnavailableError(
         f"model '{name}' could not be fetched from the Hugging Face Hub ({reason}) and is not "
         "in the local cache. Run instead one of:\n"
+        "  python -m src.train model=me5_small                     "
+        "# multilingual-e5-small, pre-trained, offline (make setup converts it)\n"
         "  python -m src.train model=tiny                          "
         "# a small BERT built offline from the training data\n"
         "  python -m src.train model.name_or_path=/path/to/model   "

@@ -15,6 +15,18 @@ MODEL_FILE = "model.skops"
 LABELS_FILE = "labels.json"
 
 
+def save_sklearn(ctx: FitContext, model) -> None:
+    """A scikit-learn model folder: the model (skops, never pickle), its labels, normalisation."""
+    import skops.io
+
+    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    skops.io.dump(model, ctx.output_dir / MODEL_FILE)
+    Path(ctx.output_dir, LABELS_FILE).write_text(json.dumps(
+        {"task": ctx.task, "id2label": dict(enumerate(ctx.labels))}, ensure_ascii=False,
+        indent=2) + "\n")
+    ctx.normalizer.save(ctx.output_dir)
+
+
 @dataclass
 class TfidfLogReg:
     """Word-bounded character n-grams suit Arabic's clitics and orthographic variants."""
@@ -44,20 +56,13 @@ class TfidfLogReg:
         ])
 
     def fit(self, ctx: FitContext) -> dict:
-        import skops.io
-
         balanced = bool(ctx.trainer.get("class_weights"))
         model = self.pipeline(ctx.seed, balanced)
         model.fit(ctx.texts("train"), ctx.targets("train"))
         metrics = {split: classification_metrics(ctx.labels, ctx.targets(split),
                                                  model.predict(ctx.texts(split)))
                    for split in ("dev", "test")}
-        ctx.output_dir.mkdir(parents=True, exist_ok=True)
-        skops.io.dump(model, ctx.output_dir / MODEL_FILE)
-        Path(ctx.output_dir, LABELS_FILE).write_text(json.dumps(
-            {"task": ctx.task, "id2label": dict(enumerate(ctx.labels))}, ensure_ascii=False,
-            indent=2) + "\n")
-        ctx.normalizer.save(ctx.output_dir)
+        save_sklearn(ctx, model)
         write_model_card(
             ctx, metrics, base_model=None, library="sklearn",
             architecture=f"TF-IDF over {self.analyzer} {self.ngram_min}-{self.ngram_max}-grams "
