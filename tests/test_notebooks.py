@@ -4,6 +4,8 @@ import nbformat
 import pytest
 
 from src.config import PROJECT_ROOT
+from src.data.io import read_jsonl
+from src.data.paths import SPLIT_FILES
 
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 NOTEBOOKS = ("01_dataset.ipynb", "02_error_analysis.ipynb")
@@ -81,7 +83,8 @@ def execute(monkeypatch):
 def test_dataset_notebook_runs(execute):
     notebook = execute("01_dataset.ipynb")
     assert "none crosses splits" in text_of(cell(notebook, "group-check"))
-    assert "844 statements" in text_of(cell(notebook, "load"))
+    total = sum(len(read_jsonl(path)) for path in SPLIT_FILES.values())
+    assert f"{total} statements" in text_of(cell(notebook, "load"))
     assert has_image(cell(notebook, "lengths-hist"))
     stance = text_of(cell(notebook, "stance-dist"))
     assert all(label in stance for label in ("regime", "russia", "opposition", "none"))
