@@ -114,8 +114,12 @@ class OnnxModel(TransformersModel):
 class SklearnModel(TaskModel):
     pipeline: object = None
 
+    def features(self, texts: list[str], batch_size: int):
+        """What the pipeline reads: the normalised texts themselves."""
+        return [self.normalizer(t) for t in texts]
+
     def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        scores = self.pipeline.predict_proba([self.normalizer(t) for t in texts])
+        scores = self.pipeline.predict_proba(self.features(texts, batch_size))
         if progress is not None:
             progress(len(texts))
         return scores.astype(np.float32)
@@ -127,15 +131,11 @@ class EmbeddingModel(SklearnModel):
 
     encoder: dict = field(default_factory=dict)
 
-    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+    def features(self, texts: list[str], batch_size: int):
         from src.models.me5 import embed
 
-        features = embed(self.encoder["encoder"], [self.normalizer(t) for t in texts],
-                         self.encoder["max_length"], batch_size)
-        scores = self.pipeline.predict_proba(features)
-        if progress is not None:
-            progress(len(texts))
-        return scores.astype(np.float32)
+        return embed(self.encoder["encoder"], super().features(texts, batch_size),
+                     self.encoder["max_length"], batch_size)
 
 
 def _config(folder: Path) -> tuple[dict, list[str], str]:

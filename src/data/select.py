@@ -37,6 +37,7 @@ from pathlib import Path
 
 from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.labelstudio import to_tasks
+from src.data.real import find_phrase
 from src.data.schema import STANCES
 from src.segmentation import split_statements
 
@@ -118,7 +119,7 @@ def segment(articles: Iterable[Article], actors) -> None:
         article.statements = []
         for index, span in enumerate(split_statements(article.text)):
             found = attribute(span.text)
-            speaker_span = _find(span.text, found.speaker)
+            speaker_span = find_phrase(span.text, found.speaker) if found.speaker else None
             article.statements.append({
                 "id": statement_id(article.id, index), "text": span.text,
                 "article_id": article.id, "corpus": article.corpus, "outlet": article.outlet,
@@ -128,13 +129,6 @@ def segment(articles: Iterable[Article], actors) -> None:
                         "speaker_span": speaker_span,
                         "speaker_inherited": found.speaker is not None and speaker_span is None,
                         "cue_span": _cue(span.text, speaker_span)}})
-
-
-def _find(text: str, phrase: str | None) -> list[int] | None:
-    if not phrase:
-        return None
-    start = text.find(phrase)
-    return None if start < 0 else [start, start + len(phrase)]
 
 
 def _cue(text: str, speaker_span: list[int] | None) -> list[int] | None:
@@ -182,31 +176,34 @@ def choose(articles: list[Article], n: int, targets: dict[str, int]) -> list[dic
         return {k: n * r / total for k, r in roots.items()}
 
     fair = {"outlet": shares(outlets), "corpus": shares(corpora), "month": shares(months)}
+    # Fixed per article: computed once, not at every one of the n steps.
+    camp_counts = {a.id: a.camp_counts() for a in articles}
+    uncertainty = {a.id: a.uncertainty() for a in articles}
     taken: dict[str, Counter] = {kind: Counter() for kind in fair}
     camps: Counter = Counter()
     remaining = list(articles)
     chosen = []
     for _ in range(min(n, len(remaining))):
         def gain(article: Article) -> tuple[float, str]:
-            counts = article.camp_counts()
+            counts = camp_counts[article.id]
             need = sum(min(counts[c], max(0, t - camps[c])) / t * (max(targets.values()) / t)
                        for c, t in targets.items())
             crowding = sum(taken[kind][key] / max(fair[kind][key], 1.0)
                            for kind, key in (("outlet", article.outlet),
                                              ("corpus", article.corpus),
                                              ("month", article.month)))
-            return (need * 10 + UNCERTAINTY_WEIGHT * article.uncertainty()
+            return (need * 10 + UNCERTAINTY_WEIGHT * uncertainty[article.id]
                     - SPREAD_WEIGHT * crowding / 3, article.id)
 
         best = max(remaining, key=gain)
         remaining.remove(best)
-        counts = best.camp_counts()
+        counts = camp_counts[best.id]
         camps.update(counts)
         for kind, key in (("outlet", best.outlet), ("corpus", best.corpus), ("month", best.month)):
             taken[kind][key] += 1
         chosen.append({"article_id": best.id, "corpus": best.corpus, "outlet": best.outlet,
                        "month": best.month, "statements": len(best.statements),
-                       "camps": dict(counts), "uncertainty": round(best.uncertainty(), 4),
+                       "camps": dict(counts), "uncertainty": round(uncertainty[best.id], 4),
                        "article": best})
     return chosen
 
