@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,20 +48,33 @@ CLITICS = "وفبلك"
 WINDOW = 8  # words between a verb and its subject
 
 
+# What an actor is, as data/actors.yaml records it: context resolution needs it (a medium
+# relaying an unnamed source lends it its camp, GUIDELINES §8.4).
+KINDS = ("person", "government", "military", "media", "party", "armed_group", "ngo",
+         "international", "state", "other")
+
+
 @dataclass(frozen=True)
 class Actor:
     name: str
     camp: str
     english: str = ""
     variants: tuple[str, ...] = ()
+    kind: str = "other"
 
 
 @dataclass(frozen=True)
 class Attribution:
+    """A statement's speaker as the rules read it. ``span`` and ``cue`` are character offsets
+    into the statement: ``span`` is None when the speaker is not named in it (inherited from an
+    earlier statement), ``cue`` when no speech word was found."""
+
     speaker: str | None
     camp: str | None
     quote: str | None
     feminine: bool = False
+    span: tuple[int, int] | None = None
+    cue: tuple[int, int] | None = None
 
 
 def _words(text: str) -> list[tuple[int, int, str]]:
@@ -144,9 +158,13 @@ class ActorList:
             if entry.get("camp") not in CAMPS or not entry.get("name"):
                 raise ValueError(f"{path}: actor {number} ({entry.get('name')!r}): expected a "
                                  f"name and a camp in {', '.join(CAMPS)}")
+            if entry.get("kind", "other") not in KINDS:
+                raise ValueError(f"{path}: actor {number} ({entry['name']!r}): kind "
+                                 f"{entry['kind']!r} is not one of {', '.join(KINDS)}")
             actors.append(Actor(name=entry["name"], camp=entry["camp"],
                                 english=entry.get("english", ""),
-                                variants=tuple(entry.get("variants") or ())))
+                                variants=tuple(entry.get("variants") or ()),
+                                kind=entry.get("kind", "other")))
         return cls(actors)
 
     def mentions(self, text: str) -> list[tuple[int, int, Actor]]:
@@ -156,7 +174,9 @@ class ActorList:
         taken = [False] * len(folded)
         found = []
         for name, actor in self._names:
-            if name not in folded:  # a substring test skips the regex for almost every name
+            # A substring test skips the regex for almost every name; name[1:] also finds the
+            # article elided after the preposition ("للمرصد").
+            if (name[1:] if name.startswith("ال") else name) not in folded:
                 continue
             for match in _mention_pattern(name).finditer(folded):
                 start, end = match.span(1)
@@ -169,8 +189,13 @@ class ActorList:
 @functools.cache
 def _mention_pattern(name: str) -> re.Pattern:
     """``name`` as a whole word, after at most two clitics, compiled on first use (a thousand
-    names compiled up front cost a second at every start)."""
-    return re.compile(rf"(?<![^\s\"«“(])[{CLITICS}]{{0,2}}({re.escape(name)})"
+    names compiled up front cost a second at every start). After the preposition ل the article
+    loses its alef ("للكرملين"); that form is matched whole, as GUIDELINES §8.1 writes such a
+    speaker."""
+    body = re.escape(name)
+    if name.startswith("ال"):
+        body = f"(?:ال|لل){re.escape(name[2:])}"
+    return re.compile(rf"(?<![^\s\"«“(])[{CLITICS}]{{0,2}}({body})"
                       r"(?![^\s\"»”).,،؛:!؟?])")
 
 
@@ -207,19 +232,25 @@ class Attributor:
         # A name inside the quotation is what is spoken about, not who speaks.
         mentions = [(start, end, actor) for start, end, actor in self.actors.mentions(text)
                     if not any(q_start <= start < q_end for q_start, q_end in quoted)]
-        for index, (start, _, word) in enumerate(words):
+        opening = None  # a continuation verb with no subject and no earlier speaker to agree
+        for index, (start, end, word) in enumerate(words):
             if not _is_trigger(word) or any(q0 <= start < q1 for q0, q1 in quoted):
                 continue
+            cue = _trimmed(text, start, end)
             subject = self._subject(text, words, index, mentions)
             if subject is not None:
-                return Attribution(subject[0], subject[1], quote, subject[2])
-            continuation = self._continuation(words, index)
-            if continuation is not None:
-                return Attribution(continuation.speaker, continuation.camp, quote,
-                                   continuation.feminine)
-        return Attribution(None, None, quote)
+                mention, camp, feminine, span = subject
+                return Attribution(mention, camp, quote, feminine, span, cue)
+            if _opens_continuation(words, index):
+                continuation = self._continuation(words, index)
+                if continuation is not None:
+                    return Attribution(continuation.speaker, continuation.camp, quote,
+                                       continuation.feminine, None, cue)
+                opening = opening or cue
+        return Attribution(None, None, quote, cue=opening)
 
-    def _subject(self, text: str, words, index: int, mentions) -> tuple[str, str, bool] | None:
+    def _subject(self, text: str, words, index: int, mentions
+                 ) -> tuple[str, str, bool, tuple[int, int]] | None:
         """The verb's subject: a mention right after it, a back-reference right after it,
         else the nearest mention after it, else the nearest before it (within WINDOW words)."""
         placed = [(_word_index(words, s), s, e, a) for s, e, a in mentions]
@@ -230,44 +261,53 @@ class Attributor:
         if after and after[0][0] == 1:
             return self._named(text, words, after, gender)
         if index + 1 < len(words) and words[index + 1][2] in BACK_REFERENCES:
-            start, end, word = words[index + 1]
-            head = word.removeprefix("ال")
+            start, end = _trimmed(text, *words[index + 1][:2])
+            head = words[index + 1][2].removeprefix("ال")
             for earlier in reversed(self.history):
                 if head in MATCHING(earlier.speaker):
                     mention = text[start:end]
-                    return mention, earlier.camp, _subject_gender(gender, mention)
+                    return (mention, earlier.camp, _subject_gender(gender, mention),
+                            (start, end))
             return None
         if after and after[0][0] <= WINDOW:
             return self._named(text, words, after, gender)
         if before and before[0][0] <= WINDOW:
             _, start, end, actor = before[0]
             # Subject before the verb: "وكان بوتين قال"; the verb agrees with it.
-            return text[start:end], actor.camp, _subject_gender(gender, text[start:end])
+            return (text[start:end], actor.camp, _subject_gender(gender, text[start:end]),
+                    (start, end))
         return None
 
     @staticmethod
-    def _named(text: str, words, after, gender: bool | None) -> tuple[str, str, bool]:
+    def _named(text: str, words, after, gender: bool | None
+               ) -> tuple[str, str, bool, tuple[int, int]]:
         """The mention after the verb; in a chain of title and name ("المتحدث باسم الجبهة
         الوطنية للتحرير ناجي مصطفى") the name, the last link, is the speaker."""
         chain = [after[0]]
         for distance, start, end, actor in after[1:]:
             gap = _word_index(words, start) - _word_index(words, chain[-1][2] - 1) - 1
-            if gap > 1 or actor.camp != chain[-1][3].camp:
+            # After a comma comes an apposition («نيبينزيا، السفير الروسي»), not the name.
+            apposition = any(mark in text[chain[-1][2]:start] for mark in "،,")
+            if gap > 1 or apposition or actor.camp != chain[-1][3].camp:
                 break
             chain.append((distance, start, end, actor))
         _, start, end, actor = chain[-1]
         mention = _strip_rank(text[start:end])
-        return mention, actor.camp, _subject_gender(gender, mention)
+        start = end - len(mention)
+        return mention, actor.camp, _subject_gender(gender, mention), (start, end)
 
     def _continuation(self, words, index: int) -> Attribution | None:
         """An opening verb with no subject continues the previous speaker of its gender."""
-        verb = _bare(words[index][2])
-        opens_statement = index == 0 or (index == 1 and words[0][2] in ("كما", "ثم"))
-        if not opens_statement or not any(verb.startswith(stem) for stem in CONTINUATIONS):
-            return None
-        feminine = verb.endswith("ت")
+        feminine = _bare(words[index][2]).endswith("ت")
         return next((earlier for earlier in reversed(self.history)
                      if earlier.feminine == feminine), None)
+
+
+def _opens_continuation(words, index: int) -> bool:
+    """Whether the trigger at ``index`` is a continuation verb opening the statement."""
+    verb = _bare(words[index][2])
+    opens_statement = index == 0 or (index == 1 and words[0][2] in ("كما", "ثم"))
+    return opens_statement and any(verb.startswith(stem) for stem in CONTINUATIONS)
 
 
 RANKS = frozenset(MATCHING(rank) for rank in (
@@ -278,6 +318,19 @@ RANKS = frozenset(MATCHING(rank) for rank in (
 def _strip_rank(mention: str) -> str:
     first, _, rest = mention.partition(" ")
     return rest if rest and MATCHING(first) in RANKS else mention
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` without the punctuation a word carries ("وأضاف:", "«المركز»")."""
+    while start < end and not _in_word(text[start]):
+        start += 1
+    while end > start and not _in_word(text[end - 1]):
+        end -= 1
+    return start, end
+
+
+def _in_word(char: str) -> bool:
+    return char.isalnum() or unicodedata.combining(char) > 0
 
 
 def _word_index(words, char_start: int) -> int | None:

@@ -3,7 +3,10 @@
 Writes into its own run folder: ``metrics.json``, ``report.md``, ``predictions.jsonl``, and per
 task a confusion matrix and a reliability diagram (PNG). Macro-F1 comes with a 95 % bootstrap
 interval, and the model is compared with a majority-class baseline, the actor-list rule (stance)
-and TF-IDF + logistic regression, by paired bootstrap on the same test items.
+and TF-IDF + logistic regression, by paired bootstrap on the same test items. When the test file
+has real articles, a ``speakers`` section scores who speaks each statement (the rule attributor,
+and the run's speaker tagger when it has one) and the stance their camps decide
+(``src.speaker_evaluation``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 import numpy as np
@@ -23,7 +27,7 @@ from sklearn.metrics import f1_score
 
 from src.config import CONFIG_DIR
 from src.data.io import DataError, write_jsonl
-from src.data.schema import TASKS
+from src.data.schema import STANCES, TASKS
 from src.metrics import (
     bootstrap_interval,
     bootstrap_values,
@@ -34,6 +38,9 @@ from src.metrics import (
     per_class,
 )
 from src.multirun import mean_std
+
+if TYPE_CHECKING:
+    from src.attribution import ActorList
 
 QUOTED = re.compile(r"[\"«“]")
 
@@ -128,7 +135,7 @@ def evaluate(cfg: DictConfig) -> dict:
         return evaluate_run(cfg, Path(cfg.run_dir), out, data)
     per_run = {run.name: evaluate_run(cfg, run, out / run.name, data) for run in runs}
     summary = {}
-    for task in next(iter(per_run.values())):
+    for task in (task for task in TASKS if task in next(iter(per_run.values()))):
         summary[task] = {}
         for name in HEADLINE:
             values = np.array([r[task]["model"][name] for r in per_run.values()
@@ -159,11 +166,19 @@ class EvaluationData:
     train: list[dict]
     attributions: list
     slices: dict[str, np.ndarray]
+    actors: ActorList | None = None
+    # The real articles (positions, in article order), read by the rule spans and with gold.
+    articles: list[list[int]] = field(default_factory=list)
+    rule_readings: dict = field(default_factory=dict)
+    gold_readings: dict = field(default_factory=dict)
     _baselines: dict[tuple, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def read(cls, cfg: DictConfig) -> EvaluationData:
+        from src.attribution import ActorList
         from src.data.loading import read_records
+        from src.speaker_evaluation import gold_readings, read_articles, real_articles
+        from src.speakers import Speakers
 
         records = read_records(cfg.data.test_file)
         train = read_records(cfg.data.train_file)
@@ -172,7 +187,11 @@ class EvaluationData:
         texts = [r["text"] for r in records]
         attributions = attribute_in_context(texts, records)
         speakers = [r.get("speaker", a.speaker) for r, a in zip(records, attributions, strict=True)]
-        return cls(cfg, records, texts, train, attributions, slices_of(records, speakers))
+        actors = ActorList.load()
+        articles = real_articles(records)
+        return cls(cfg, records, texts, train, attributions, slices_of(records, speakers),
+                   actors, articles, read_articles(Speakers(actors), texts, articles),
+                   gold_readings(actors, records, articles))
 
     def baselines(self, task: str, labels: list[str], normalizer) -> dict[str, np.ndarray]:
         """Each baseline's predictions on the test statements."""
@@ -201,11 +220,17 @@ def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path,
     data = test_data()
     records, texts = data.records, data.texts
     results, predictions = {}, [{"text": t} for t in texts]
+    predicted = {}
+    # A stance model trained with its speaker (speaker_input) reads the rule attributor's, as
+    # src.predict gives it in a run without a tagger.
+    speakers = [(data.rule_readings[p].speaker, data.rule_readings[p].camp)
+                if p in data.rule_readings else (a.speaker, a.camp)
+                for p, a in enumerate(data.attributions)]
     for task, model in models.items():
         labels = model.labels
         y_true = gold_labels(records, task, labels, cfg.data.test_file)
-        probabilities = model.probabilities(texts)
-        y_pred = probabilities.argmax(axis=1)
+        probabilities = model.probabilities(texts, speakers=speakers)
+        y_pred = predicted[task] = probabilities.argmax(axis=1)
         task_result = {
             "model": summarise(labels, y_true, y_pred, probabilities,
                                cfg.bootstrap_resamples, cfg.seed),
@@ -234,10 +259,44 @@ def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path,
         plot_confusion(labels, y_true, y_pred, out / f"confusion_{task}.png", task)
         plot_reliability(probabilities, y_true, task_result["model"]["ece"],
                          out / f"reliability_{task}.png", task)
+    if data.articles:
+        results["speakers"] = speakers_section(cfg, run_dir, data, models, predicted,
+                                               predictions)
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     write_jsonl(out / "predictions.jsonl", predictions)
     (out / "report.md").write_text(report(results, cfg, run_dir, len(records)))
     return results
+
+
+def speakers_section(cfg: DictConfig, run_dir: Path, data: EvaluationData, models: dict,
+                     predicted: dict, predictions: list[dict]) -> dict:
+    """Speakers and the stance they decide on the real articles; each real row of
+    ``predictions`` gains every source's reading."""
+    from src.speaker_evaluation import evaluate_speakers, read_articles
+    from src.speakers import Speakers, decide, tagger_of
+
+    readings = {"rules": data.rule_readings}
+    sources = {"rules": "the rule attributor's spans"}
+    tagger = tagger_of(run_dir)
+    if tagger is not None:
+        readings["tagger"] = read_articles(Speakers(data.actors, tagger), data.texts,
+                                           data.articles)
+        sources["tagger"] = str(tagger.folder)
+    labels = models["stance"].labels if "stance" in models else list(STANCES)
+    actor_rule = np.array([labels.index(a.camp or "none") for a in data.attributions])
+    model = predicted.get("stance")
+    result = evaluate_speakers(data.actors, data.records, data.articles, labels, model,
+                               actor_rule, readings, data.gold_readings,
+                               cfg.bootstrap_resamples, cfg.seed, paired_difference)
+    for source, by_position in readings.items():
+        for position, reading in by_position.items():
+            stance, decided_by = decide(reading.camp,
+                                        None if model is None else labels[model[position]])
+            predictions[position][f"speaker_{source}"] = {
+                "speaker": reading.speaker, "actor": reading.actor, "camp": reading.camp,
+                "resolution": reading.resolution, "stance": stance,
+                "stance_source": decided_by}
+    return {**result, "sources": sources}
 
 
 def behaviour_tests(task: str, model, texts: list[str], predicted: np.ndarray, attributions,
@@ -308,6 +367,8 @@ def report(results: dict, cfg: DictConfig, run_dir: Path, items: int) -> str:
              f"`{cfg.data.train_file}`. Intervals: 95 % percentile bootstrap, "
              f"{cfg.bootstrap_resamples} resamples, seed {cfg.seed}.", ""]
     for task, result in results.items():
+        if task not in TASKS:
+            continue
         lines += [f"## {task}", "", "| system | macro-F1 [95 % CI] | accuracy | polar macro-F1 |"
                   " weighted-F1 | ECE |", "| --- | --- | --- | --- | --- | --- |"]
         rows = [("model", result["model"]), *result["baselines"].items()]
@@ -338,6 +399,12 @@ def report(results: dict, cfg: DictConfig, run_dir: Path, items: int) -> str:
                   for name, b in result["behaviour"].items()]
         lines += ["", f"![confusion](confusion_{task}.png) ![reliability](reliability_{task}.png)",
                   ""]
+    if "speakers" in results:
+        from src.speaker_evaluation import report_lines
+
+        sources = results["speakers"]["sources"]
+        lines += report_lines(results["speakers"], "Speaker sources: " + "; ".join(
+            f"{name} ({where})" for name, where in sources.items()) + ".")
     return "\n".join(lines)
 
 

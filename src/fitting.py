@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,9 @@ from datasets import DatasetDict
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
+from src.data.io import DataError
 from src.normalization import ArabicNormalizer
+from src.speaker_input import SpeakerInput
 
 METRICS_FILE = "metrics.json"
 
@@ -25,6 +27,7 @@ class FitContext:
     output_dir: Path
     checkpoint_dir: Path
     resume: bool = False
+    speaker_input: SpeakerInput = field(default_factory=SpeakerInput)
 
     @property
     def dataset_name(self) -> str:
@@ -35,7 +38,24 @@ class FitContext:
         return list(self.data["train"].features[self.task].names)
 
     def texts(self, split: str) -> list[str]:
-        return [self.normalizer(text) for text in self.data[split]["text"]]
+        texts = self.data[split]["text"]
+        if self.speaker_input.template is not None:
+            texts = self.speaker_input.apply(texts, self.speakers(split))
+        return [self.normalizer(text) for text in texts]
+
+    def speakers(self, split: str) -> list[tuple[str | None, str | None]]:
+        """The annotated speaker of each row and the camp the actor list gives it (the first
+        actor named decides, as for a joint speaker)."""
+        from src.attribution import ActorList
+
+        if "speaker" not in self.data[split].column_names:
+            raise DataError(f"speaker_input is set but the {split} data has no 'speaker' column")
+        actors = ActorList.load()
+        found = []
+        for speaker in self.data[split]["speaker"]:
+            mentions = actors.mentions(speaker) if speaker else []
+            found.append((speaker, mentions[0][2].camp if mentions else None))
+        return found
 
     def targets(self, split: str) -> list[int]:
         return list(self.data[split][self.task])

@@ -17,6 +17,7 @@ import numpy as np
 from src.config import PROJECT_ROOT
 from src.data.schema import LABELS, TASKS
 from src.normalization import ArabicNormalizer
+from src.speaker_input import SpeakerInput
 
 RUNS_DIR = PROJECT_ROOT / "outputs" / "train" / "runs"
 ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quantized.onnx"}
@@ -45,9 +46,17 @@ class TaskModel:
     labels: list[str]
     normalizer: ArabicNormalizer
     truncated: list[int] = field(default_factory=list)
+    speaker_input: SpeakerInput = field(default_factory=SpeakerInput)
 
-    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
+    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None,
+                      speakers=None) -> np.ndarray:
+        """One row of label probabilities per text. ``speakers``, one (speaker, camp) pair per
+        text, reaches a model trained with a speaker input and is ignored by any other."""
         raise NotImplementedError
+
+    def prepared(self, texts: list[str], speakers=None) -> list[str]:
+        """The texts as the model was trained on them: speaker form, then normalisation."""
+        return [self.normalizer(t) for t in self.speaker_input.apply(texts, speakers)]
 
 
 def usable_cores() -> int:
@@ -67,15 +76,16 @@ class TransformersModel(TaskModel):
     model: object = None
     max_length: int = 128
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text, normalised as at training time and not yet truncated."""
-        return self.tokenizer([self.normalizer(t) for t in texts])["input_ids"]
+    def encode(self, texts: list[str], speakers=None) -> list[list[int]]:
+        """Token ids of each text, prepared as at training time and not yet truncated."""
+        return self.tokenizer(self.prepared(texts, speakers))["input_ids"]
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self.encode(texts)]
 
-    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        encoded = self.encode(texts)
+    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None,
+                      speakers=None) -> np.ndarray:
+        encoded = self.encode(texts, speakers)
         # Too long for the model: keep the start, close with the final [SEP].
         self.truncated = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
         encoded = [ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + ids[-1:]
@@ -115,11 +125,13 @@ class SklearnModel(TaskModel):
     pipeline: object = None
 
     def features(self, texts: list[str], batch_size: int):
-        """What the pipeline reads: the normalised texts themselves."""
-        return [self.normalizer(t) for t in texts]
+        """What the pipeline reads: the prepared texts themselves."""
+        return texts
 
-    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
-        scores = self.pipeline.predict_proba(self.features(texts, batch_size))
+    def probabilities(self, texts: list[str], batch_size: int = 32, progress=None,
+                      speakers=None) -> np.ndarray:
+        scores = self.pipeline.predict_proba(self.features(self.prepared(texts, speakers),
+                                                           batch_size))
         if progress is not None:
             progress(len(texts))
         return scores.astype(np.float32)
@@ -134,7 +146,7 @@ class EmbeddingModel(SklearnModel):
     def features(self, texts: list[str], batch_size: int):
         from src.models.me5 import embed
 
-        return embed(self.encoder["encoder"], super().features(texts, batch_size),
+        return embed(self.encoder["encoder"], texts,
                      self.encoder["max_length"], batch_size)
 
 
@@ -225,6 +237,13 @@ def _load_sklearn(folder: Path) -> TaskModel:
 
 def load_task_model(folder: Path, device: str | None = None, max_length: int | None = None,
                     backend: str = "torch") -> TaskModel:
+    model = _load_task_model(folder, device, max_length, backend)
+    model.speaker_input = SpeakerInput.load(folder)
+    return model
+
+
+def _load_task_model(folder: Path, device: str | None, max_length: int | None,
+                     backend: str) -> TaskModel:
     if not folder.is_dir():
         raise ModelError(f"{folder}: no such model folder")
     if (folder / "model.skops").exists():

@@ -109,3 +109,32 @@ def bootstrap_interval(y_true: Sequence[int], y_pred: Sequence[int], statistic, 
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
+
+
+def span_scores(predicted: Sequence, gold: Sequence) -> dict:
+    """Precision, recall and F1 of character spans, at most one ``(start, end)`` per item on
+    each side (None for none), as BBC's Citron scores quote spans. ``exact``: a predicted span
+    is right when it has the gold offsets; ``overlap``: when it shares a character with the gold
+    span; both count spans, precision over the predicted ones and recall over the gold ones.
+    ``proportional`` is Citron's own overlap measure, in characters rather than tokens: the
+    characters shared, over the characters predicted and over the gold characters."""
+    pairs = list(zip(predicted, gold, strict=True))
+    n_predicted = sum(p is not None for p, _ in pairs)
+    n_gold = sum(g is not None for _, g in pairs)
+    shared = [max(0, min(p[1], g[1]) - max(p[0], g[0])) if p is not None and g is not None else 0
+              for p, g in pairs]
+    exact = sum(p is not None and g is not None and tuple(p) == tuple(g) for p, g in pairs)
+    overlapping = sum(size > 0 for size in shared)
+    predicted_chars = sum(p[1] - p[0] for p, _ in pairs if p is not None)
+    gold_chars = sum(g[1] - g[0] for _, g in pairs if g is not None)
+    return {"exact": _prf(exact, n_predicted, exact, n_gold),
+            "overlap": _prf(overlapping, n_predicted, overlapping, n_gold),
+            "proportional": _prf(sum(shared), predicted_chars, sum(shared), gold_chars),
+            "predicted": n_predicted, "gold": n_gold}
+
+
+def _prf(right_predicted: float, predicted: float, right_gold: float, gold: float) -> dict:
+    precision = right_predicted / predicted if predicted else 0.0
+    recall = right_gold / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}

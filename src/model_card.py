@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from src.fitting import FitContext
+from src.tagging import BIO_LABELS, TAGGER_FOLDER
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
+TAGGER_TEMPLATE = Path(__file__).parent / "templates" / "tagger_card.md"
 MEANINGS = {
     "regime": "the Syrian government and its organs, state media, its UN envoy",
     "russia": "the Russian state: Kremlin, ministries, Hmeimim centre, envoys",
@@ -25,38 +27,75 @@ SUMMARIES = {
 }
 METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1",
                  "polar_macro_f1": "Polar macro-F1 (without none/neutral)"}
+TAG_MEANINGS = {
+    "O": "outside both spans",
+    "B-SPEAKER": "first token of the phrase naming the speaker, as written: the shortest noun "
+                 "phrase, without the title word, clitics and hashtags kept («للمرصد»)",
+    "I-SPEAKER": "a further token of the speaker phrase",
+    "B-CUE": "first token of the speech or claim word that ties the content to the speaker, "
+             "clitics included («وقال», «بحسب», «وفقا», «نقلت»)",
+    "I-CUE": "a further token of the cue",
+}
+SPAN_METRIC_TITLES = {"speaker_exact_f1": "Speaker span F1 (exact)",
+                      "speaker_exact_precision": "Speaker span precision (exact)",
+                      "speaker_exact_recall": "Speaker span recall (exact)",
+                      "speaker_overlap_f1": "Speaker span F1 (overlap)",
+                      "cue_exact_f1": "Cue span F1 (exact)",
+                      "cue_overlap_f1": "Cue span F1 (overlap)"}
+
+
+@dataclass(frozen=True)
+class CardKind:
+    """What differs between the card of a statement classifier and the speaker tagger's."""
+
+    template: Path
+    pipeline_tag: str
+    tags: tuple[str, ...]
+    metric_titles: dict[str, str]
+    meanings: dict[str, str]
+
+
+CLASSIFIER = CardKind(TEMPLATE, "text-classification",
+                      ("arabic", "stance-detection", "sentiment-analysis", "syria", "news"),
+                      METRIC_TITLES, MEANINGS)
+TAGGER = CardKind(TAGGER_TEMPLATE, "token-classification",
+                  ("arabic", "quote-attribution", "speaker-identification", "syria", "news"),
+                  SPAN_METRIC_TITLES, TAG_MEANINGS)
 
 
 def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, library: str,
                      architecture: str, recipe: str) -> None:
-    """Render the card into ``ctx.output_dir/README.md``, metrics as ``model-index``."""
+    """Render the card into ``ctx.output_dir/README.md``, metrics as ``model-index``: a
+    statement classifier's card, or the speaker tagger's for ``task=speaker``."""
+    kind = TAGGER if ctx.task == TAGGER_FOLDER else CLASSIFIER
+    labels = BIO_LABELS if kind is TAGGER else ctx.labels
     model_name = f"qawl-{ctx.task}"
     eval_results = [
-        EvalResult(task_type="text-classification", dataset_type=ctx.dataset_name,
+        EvalResult(task_type=kind.pipeline_tag, dataset_type=ctx.dataset_name,
                    dataset_name=ctx.dataset_name, dataset_split="test", metric_type=name,
-                   metric_name=METRIC_TITLES[name], metric_value=value)
-        for name, value in metrics["test"].items() if name in METRIC_TITLES
+                   metric_name=kind.metric_titles[name], metric_value=value)
+        for name, value in metrics["test"].items() if name in kind.metric_titles
     ]
     data = ModelCardData(
         language="ar",
         license="apache-2.0",
         library_name=library,
-        pipeline_tag="text-classification",
+        pipeline_tag=kind.pipeline_tag,
         base_model=base_model,
         datasets=[ctx.dataset_name],
-        tags=["arabic", "stance-detection", "sentiment-analysis", "syria", "news"],
+        tags=list(kind.tags),
         model_name=model_name,
         eval_results=eval_results,
     )
     card = ModelCard.from_template(
         data,
-        template_path=str(TEMPLATE),
+        template_path=str(kind.template),
         model_name=model_name,
         task=ctx.task,
         task_summary=SUMMARIES.get(ctx.task, ""),
-        label_definitions=[(label, MEANINGS.get(label, "")) for label in ctx.labels],
+        label_definitions=[(label, kind.meanings.get(label, "")) for label in labels],
         split_note="dev selects the checkpoint; test is held out",
-        metric_names=[name for name in METRIC_TITLES if name in metrics["test"]],
+        metric_names=[name for name in kind.metric_titles if name in metrics["test"]],
         results=[(split, metrics[split]) for split in ("dev", "test")],
         normalization=", ".join(k for k, v in asdict(ctx.normalizer).items() if v) or "none",
         repo_hint=f"path/to/{ctx.task}",

@@ -4,11 +4,18 @@
     python -m src.predict --lines FILE         # one statement per line
     python -m src.predict --model RUN_OR_MODEL_DIR --format jsonl FILE > out.jsonl
     python -m src.predict --backend onnx-int8 FILE  # after python -m src.export RUN --onnx --int8
+    python -m src.predict --stance model FILE  # the stance model alone, speakers still shown
 
-Each row: file, index, start/end character offsets into the input, text, speaker, quote,
-stance, stance_score, sentiment, sentiment_score (and every label's probability with
---all-scores). Problems with an input file are reported on stderr and the other files are still
-processed; the exit code is then 2.
+Each row: file, index, start/end character offsets into the input, text; who speaks it
+(src.speakers): speaker, speaker_start/speaker_end (offsets into the input; null when no speaker
+is named in the statement, as for an inherited one), actor (the actor list's name), camp, cue,
+cue_start/cue_end, resolution (list, context, relay or inherited; null when unresolved); quote;
+stance, stance_source (actor: the resolved speaker's camp; model: the stance model's label),
+stance_score (the model's probability; null when the actor decided), sentiment,
+sentiment_score (and every label's probability with --all-scores). Speaker spans come from the
+run's speaker tagger (RUN/speaker/) when it has one, from the rule attributor otherwise.
+Problems with an input file are reported on stderr and the other files are still processed; the
+exit code is then 2.
 """
 
 from __future__ import annotations
@@ -23,10 +30,15 @@ from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
-FIELDS = ("file", "index", "start", "end", "text", "speaker", "quote", "stance", "stance_score",
-          "sentiment", "sentiment_score")
+# Read from each Statement as it is; the stance and sentiment columns follow them.
+STATEMENT_FIELDS = ("file", "index", "start", "end", "text", "speaker", "speaker_start",
+                    "speaker_end", "actor", "camp", "cue", "cue_start", "cue_end", "resolution",
+                    "quote")
+FIELDS = (*STATEMENT_FIELDS, "stance", "stance_source", "stance_score", "sentiment",
+          "sentiment_score")
 # Spelled out, not read from src.inference.ONNX_FILES: importing that would slow --help.
 BACKENDS = ("torch", "onnx", "onnx-int8")
+STANCE_MODES = ("combined", "model")  # spelled out as in src.speakers, for a fast --help
 ARABIC = re.compile(r"[\u0600-\u06FF]")
 ISOLATE, POP = "\u2068", "\u2069"  # first-strong isolate: a cell's direction stays inside it
 
@@ -37,6 +49,8 @@ class InputError(ValueError):
 
 @dataclass
 class Statement:
+    """One statement and who speaks it; offsets are into the input text."""
+
     file: str
     index: int
     start: int
@@ -45,6 +59,14 @@ class Statement:
     text: str
     speaker: str | None
     quote: str | None
+    speaker_start: int | None = None
+    speaker_end: int | None = None
+    actor: str | None = None
+    camp: str | None = None
+    cue: str | None = None
+    cue_start: int | None = None
+    cue_end: int | None = None
+    resolution: str | None = None
 
 
 def read_text(name: str, encoding: str) -> str:
@@ -77,25 +99,49 @@ def read_text(name: str, encoding: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def find_statements(name: str, text: str, split, actors) -> list[Statement]:
-    """The statements that ``split`` (text -> spans) finds in ``text``, with their speakers;
-    speakers carry over from statement to statement within ``text`` only."""
-    from src.attribution import Attributor
+def find_statements(name: str, text: str, split, speakers) -> list[Statement]:
+    """The statements that ``split`` (text -> spans) finds in ``text``, with who speaks them
+    (``speakers``, a src.speakers.Speakers); speakers carry over from statement to statement
+    within ``text`` only."""
+    from src.attribution import first_quote
 
-    attribute = Attributor(actors)
+    spans = split(text)
     statements = []
-    for index, span in enumerate(split(text)):
-        found = attribute(span.text)
-        statements.append(Statement(name, index, span.start, span.end,
-                                    text.count("\n", 0, span.start) + 1, span.text,
-                                    found.speaker, found.quote))
+    for index, (span, reading) in enumerate(zip(spans, speakers([s.text for s in spans]),
+                                                 strict=True)):
+        speaker_at = _shifted(reading.speaker_span, span.start)
+        cue_at = _shifted(reading.cue_span, span.start)
+        statements.append(Statement(
+            name, index, span.start, span.end, text.count("\n", 0, span.start) + 1, span.text,
+            reading.speaker, first_quote(span.text), *speaker_at, reading.actor, reading.camp,
+            reading.cue, *cue_at, reading.resolution))
     return statements
 
 
+def _shifted(span: tuple[int, int] | None, offset: int) -> tuple[int | None, int | None]:
+    return (None, None) if span is None else (span[0] + offset, span[1] + offset)
+
+
+def speakers_for(run: Path, device: str | None):
+    """Who speaks, for ``run``: its speaker tagger when it trained one, on ``device`` as the
+    models are (default: cuda if available), the rule attributor otherwise; raises
+    src.inference.ModelError for a tagger that cannot be loaded."""
+    import torch
+
+    from src.attribution import ActorList
+    from src.speakers import Speakers, tagger_of
+
+    tagger = tagger_of(run, device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if tagger is not None:
+        print(f"speakers from the tagger in {tagger.folder}", file=sys.stderr)
+    return Speakers(ActorList.load(), tagger)
+
+
 def models_for(model: Path | None, device: str | None, max_length: int | None,
-               backend: str) -> dict:
-    """The models of ``model`` (default: the newest run) by task, saying on stderr which run is
-    used and which task it lacks; raises src.inference.ModelError."""
+               backend: str) -> tuple[dict, Path]:
+    """The models of ``model`` (default: the newest run) by task, and the run or model folder
+    they came from, saying on stderr which run is used and which task it lacks; raises
+    src.inference.ModelError."""
     from src.inference import load_models, newest_run
 
     if model is None:
@@ -104,15 +150,17 @@ def models_for(model: Path | None, device: str | None, max_length: int | None,
     models, missing = load_models(model, device, max_length, backend)
     for task in missing:
         warn(f"{model} has no {task} model: predicting {' and '.join(models)} only")
-    return models
+    return models, model
 
 
 def score(statements: list[Statement], models: dict, batch_size: int, progress=None) -> dict:
     """Each task's label probabilities for ``statements``, warning of those cut to fit a model."""
     texts = [s.text for s in statements]
+    # A stance model trained with its speaker (speaker_input) reads the one found here.
+    speakers = [(s.speaker, s.camp) for s in statements]
     scores = {}
     for task, model in models.items():
-        scores[task] = model.probabilities(texts, batch_size, progress)
+        scores[task] = model.probabilities(texts, batch_size, progress, speakers=speakers)
         for position in model.truncated:
             statement = statements[position]
             warn(f"{statement.file}:{statement.line}: statement {statement.index} is longer "
@@ -129,9 +177,14 @@ def error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
 
-def rows_for(statements: list[Statement], models: dict, scores: dict, all_scores: bool):
+def rows_for(statements: list[Statement], models: dict, scores: dict, all_scores: bool,
+             stance_mode: str = "combined"):
+    """One output row per statement. The stance is decided once (src.speakers.decide): the
+    resolved speaker's camp, or the model's label (always with ``stance_mode`` "model")."""
+    from src.speakers import decide
+
     for position, statement in enumerate(statements):
-        row = {name: getattr(statement, name) for name in FIELDS[:7]}
+        row = {name: getattr(statement, name) for name in STATEMENT_FIELDS}
         for task in ("stance", "sentiment"):
             if task in models:
                 probabilities = scores[task][position]
@@ -143,7 +196,14 @@ def rows_for(statements: list[Statement], models: dict, scores: dict, all_scores
                                              zip(models[task].labels, probabilities, strict=True)}
             else:
                 row[task] = row[f"{task}_score"] = None
-        yield row
+        row["stance_source"] = None
+        if "stance" in models:  # without a stance model there is no stance to print
+            row["stance"], row["stance_source"] = decide(statement.camp, row["stance"],
+                                                         stance_mode)
+            if row["stance_source"] == "actor":
+                row["stance_score"] = None
+        yield {name: row[name] for name in (*FIELDS, *(f"{task}_scores" for task in models
+                                                        if all_scores))}
 
 
 def _char_width(c: str) -> int:
@@ -180,7 +240,10 @@ def write_table(rows, out) -> None:
 
 
 def _labelled(row: dict, task: str) -> str:
-    return "—" if row[task] is None else f"{row[task]} {row[f'{task}_score']:.2f}"
+    if row[task] is None:
+        return "—"
+    score = row[f"{task}_score"]
+    return f"{row[task]} {'actor' if score is None else f'{score:.2f}'}"
 
 
 def write_rows(rows, fmt: str, out, all_scores: bool) -> None:
@@ -210,6 +273,10 @@ def parse_args(argv):
     parser.add_argument("--lines", action="store_true",
                         help="one statement per line: no sentence splitting")
     parser.add_argument("--all-scores", action="store_true", help="every label's probability")
+    parser.add_argument("--stance", choices=STANCE_MODES, default="combined",
+                        help="combined: a resolved speaker's camp is the stance, the model "
+                             "decides the rest; model: the stance model alone (default: "
+                             "combined)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int,
                         help="tokens per statement (default: the model's limit)")
@@ -224,12 +291,12 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from src.attribution import ActorList
     from src.inference import ModelError, usable_cores
     from src.segmentation import split_lines, split_statements
 
     try:
-        models = models_for(args.model, args.device, args.max_length, args.backend)
+        models, run = models_for(args.model, args.device, args.max_length, args.backend)
+        speakers = speakers_for(run, args.device)
     except ModelError as err:
         error(str(err))
         return 2
@@ -237,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(usable_cores())
-    actors = ActorList.load()
     split = split_lines if args.lines else split_statements
     failed = False
     statements: list[Statement] = []
@@ -248,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             error(str(err))
             failed = True
             continue
-        found = find_statements(name, text, split, actors)
+        found = find_statements(name, text, split, speakers)
         if not found:
             warn(f"{name}: empty file, nothing to predict")
         for statement in found:
@@ -260,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     with _progress(len(statements) * len(models)) as advance:
         scores = score(statements, models, args.batch_size, advance) if statements else {}
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
-    write_rows(rows_for(statements, models, scores, args.all_scores), fmt, sys.stdout,
-               args.all_scores)
+    write_rows(rows_for(statements, models, scores, args.all_scores, args.stance), fmt,
+               sys.stdout, args.all_scores)
     return 2 if failed else 0
 
 

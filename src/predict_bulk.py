@@ -25,6 +25,7 @@ from src.predict import (
     ARABIC,
     BACKENDS,
     FIELDS,
+    STANCE_MODES,
     InputError,
     Statement,
     error,
@@ -33,6 +34,7 @@ from src.predict import (
     read_text,
     rows_for,
     score,
+    speakers_for,
     warn,
 )
 
@@ -117,7 +119,7 @@ def open_input(path: Path, text_column: str, id_column: str, encoding: str, skip
     return rows.map(normalise, with_indices=True, remove_columns=list(first)).skip(skip), None
 
 
-def segmenter(articles_mode: bool, actors):
+def segmenter(articles_mode: bool, speakers):
     from src.segmentation import Span, split_statements
 
     def whole(text: str) -> list[Span]:
@@ -131,7 +133,7 @@ def segmenter(articles_mode: bool, actors):
                                         strict=True):
             if not isinstance(text, str) or not text.strip():
                 continue
-            for statement in find_statements(source, text, split, actors):
+            for statement in find_statements(source, text, split, speakers):
                 for column, value in zip(out.values(), (record, *astuple(statement)),
                                          strict=True):
                     column.append(value)
@@ -140,12 +142,12 @@ def segmenter(articles_mode: bool, actors):
     return segment
 
 
-def scorer(models: dict, batch_size: int):
+def scorer(models: dict, batch_size: int, stance_mode: str):
     def score_batch(batch: dict) -> dict:
         statements = [Statement(*values)
                       for values in zip(*(batch[n] for n in STATEMENT), strict=True)]
         rows = list(rows_for(statements, models, score(statements, models, batch_size),
-                             all_scores=False))
+                             all_scores=False, stance_mode=stance_mode))
         out = {name: [row[name] for row in rows] for name in FIELDS[1:]}
         return {"record": batch["record"], "source": batch["source"], **out}
 
@@ -167,6 +169,9 @@ def parse_args(argv):
                         help="kept as each row's source when the input has it")
     parser.add_argument("--articles", action="store_true",
                         help="each row of a JSONL/Parquet input is an article to split")
+    parser.add_argument("--stance", choices=STANCE_MODES, default="combined",
+                        help="combined: a resolved speaker's camp is the stance; model: the "
+                             "stance model alone (default: combined)")
     parser.add_argument("--batch-size", type=int, default=32, help="statements per forward pass")
     parser.add_argument("--chunk", type=int, default=1024,
                         help="statements scored per map batch (sorted by length within it)")
@@ -177,14 +182,14 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from src.attribution import ActorList
     from src.inference import ModelError
 
     try:
         done, keep = completed_records(args.output)
         records, reader = open_input(args.input, args.text_column, args.id_column, args.encoding,
                                      done)
-        models = models_for(args.model, args.device, None, args.backend)
+        models, run = models_for(args.model, args.device, None, args.backend)
+        speakers = speakers_for(run, args.device)
     except (InputError, ModelError) as err:
         error(str(err))
         return 2
@@ -192,10 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.output}: resuming after {done} complete records", file=sys.stderr)
     articles_mode = args.input.is_dir() or args.articles
     statements = (records
-                  .map(segmenter(articles_mode, ActorList.load()), batched=True,
+                  .map(segmenter(articles_mode, speakers), batched=True,
                        remove_columns=["text"])
-                  .map(scorer(models, args.batch_size), batched=True, batch_size=args.chunk,
-                       remove_columns=["line"]))
+                  .map(scorer(models, args.batch_size, args.stance), batched=True,
+                       batch_size=args.chunk, remove_columns=["line"]))
     written = no_arabic = 0
     if args.output.exists():
         with args.output.open("r+b") as handle:

@@ -74,3 +74,34 @@ def test_bad_actor_file_names_the_entry(tmp_path):
     path.write_text("actors:\n  - name: فلان\n    camp: turkey\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"actors.yaml: actor 1 \('فلان'\)"):
         ActorList.load(path)
+
+
+def test_actors_carry_their_kind(actors, tmp_path):
+    kinds = {actor.name: actor.kind for actor in actors.actors}
+    assert kinds["وكالة الأنباء السورية"] == "media" and kinds["بشار الأسد"] == "person"
+    path = tmp_path / "actors.yaml"
+    path.write_text("actors:\n  - name: فلان\n    camp: none\n    kind: alien\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"actor 1 \('فلان'\): kind 'alien'"):
+        ActorList.load(path)
+
+
+def test_article_elided_after_the_preposition_is_matched_whole(actors):
+    text = "وأسفرت الغارات عن مقتل عشرة، وفقا للكرملين"
+    assert [(text[s:e], a.name) for s, e, a in actors.mentions(text)] == [
+        ("للكرملين", "الكرملين")]
+
+
+def test_attribution_gives_speaker_and_cue_offsets(actors):
+    attribute = Attributor(actors)
+    text = "وقال وزير الخارجية الروسي سيرغي لافروف إن الحل سياسي"
+    found = attribute(text)
+    assert text[slice(*found.span)] == found.speaker == "سيرغي لافروف"
+    assert text[slice(*found.cue)] == "وقال"
+    continued = attribute("وأضاف: «الحل سياسي»")
+    assert continued.speaker == "سيرغي لافروف" and continued.span is None
+    assert continued.cue == (0, 5)
+
+
+def test_an_apposition_after_a_comma_is_not_the_name(actors):
+    found = Attributor(actors)("وأوضح فاسيلي نيبينزيا، السفير الروسي لدى الأمم المتحدة، أن")
+    assert found.speaker == "فاسيلي نيبينزيا"

@@ -5,6 +5,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from src.config import CONFIG_DIR
+from src.data.schema import TASKS
 from src.evaluate import evaluate
 
 
@@ -35,7 +36,7 @@ def test_writes_every_artefact(evaluated):
 def test_report_numbers_match_metrics(evaluated):
     out, results = evaluated
     report = (out / "report.md").read_text()
-    for result in results.values():
+    for result in (results[task] for task in TASKS):
         model = result["model"]
         low, high = model["macro_f1_ci95"]
         assert f"| model | {model['macro_f1']:.3f} [{low:.3f}, {high:.3f}]" in report
@@ -54,6 +55,22 @@ def test_baselines_and_slices(evaluated):
     assert slices["source seed"]["n"] == 19
     assert slices["named speaker"]["n"] + slices["no named speaker"]["n"] == sum(
         c["support"] for c in stance["per_class"].values())
+
+
+def test_speakers_on_the_real_test_articles(evaluated):
+    out, results = evaluated
+    speakers = results["speakers"]
+    assert (speakers["statements"], speakers["articles"]) == (456, 31)
+    assert set(speakers["attribution"]) == {"rules"}  # the tiny run trained no tagger
+    assert set(speakers["stance"]["systems"]) == {"model", "actor rule", "rules + combined"}
+    assert speakers["stance"]["best_single"] in ("model", "actor rule")
+    assert 0 < speakers["camp_linking"]["accuracy"] <= 1
+    report = (out / "report.md").read_text()
+    assert "## speakers (real articles)" in report and "| rules + combined |" in report
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
+    combined = [row["speaker_rules"] for row in rows if "speaker_rules" in row]
+    assert len(combined) == 456
+    assert all(r["stance"] == r["camp"] for r in combined if r["stance_source"] == "actor")
 
 
 def test_own_csv_test_file(tiny_run, tmp_path):

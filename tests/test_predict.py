@@ -53,6 +53,12 @@ def test_all_scores_and_csv(cli, tmp_path):
     assert code == 0 and len(rows) == 2
     for row in rows:
         assert sum(row["stance_scores"].values()) == pytest.approx(1, abs=1e-3)
+        # The model's probability, or none when the speaker's camp decided the stance.
+        assert row["stance_score"] == (max(row["stance_scores"].values())
+                                       if row["stance_source"] == "model" else None)
+    assert [row["stance_source"] for row in rows] == ["actor", "actor"]
+    code, out, _ = cli(path, "--lines", "--all-scores", "--format", "jsonl", "--stance", "model")
+    for row in rows_of(out):
         assert row["stance_score"] == max(row["stance_scores"].values())
     code, out, _ = cli(path, "--lines", "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))

@@ -48,6 +48,10 @@ def test_folder_rows_match_predict_and_bad_files_are_reported(bulk, articles, tm
         [{k: v for k, v in r.items() if k != "file"} for r in single]
     last = [r for r in rows if r["record"] == 2]
     assert [r["speaker"] for r in last] == ["سيرغي لافروف", "سيرغي لافروف"]  # carried over
+    source = (articles / "more" / "c.txt").read_text()
+    assert source[last[0]["speaker_start"]:last[0]["speaker_end"]] == "سيرغي لافروف"
+    assert last[1]["speaker_start"] is None and last[1]["resolution"] == "inherited"
+    assert source[last[1]["cue_start"]:last[1]["cue_end"]] == "وأضاف"
     assert list(rows[0]) == list(predict_bulk.COLUMNS)
 
 

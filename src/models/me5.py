@@ -49,9 +49,9 @@ class Me5Small(PretrainedBert):
 
     name_or_path: str = "intfloat/multilingual-e5-small"
 
-    def build(self, labels, train_texts):
+    def build(self, labels, train_texts, head="sequence"):
         ensure_encoder(self.name_or_path)
-        return super().build(labels, train_texts)
+        return super().build(labels, train_texts, head)
 
 
 @cache

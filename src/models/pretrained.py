@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.models.recipe import BertRecipe
+from src.models.recipe import BertRecipe, pick_head
 
 
 class ModelUnavailableError(RuntimeError):
@@ -73,12 +73,18 @@ class PretrainedBert(BertRecipe):
     def describe(self) -> str:
         return f"{self.name_or_path}, fine-tuned"
 
-    def build(self, labels: Sequence[str], train_texts: Sequence[str]):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    def build(self, labels: Sequence[str], train_texts: Sequence[str], head: str = "sequence"):
+        from transformers import (
+            AutoModelForSequenceClassification,
+            AutoModelForTokenClassification,
+            AutoTokenizer,
+        )
 
+        model_class = pick_head(head, AutoModelForSequenceClassification,
+                                AutoModelForTokenClassification)
         source = resolve_model(self.name_or_path, self.revision)
         tokenizer = AutoTokenizer.from_pretrained(source, revision=self.revision)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = model_class.from_pretrained(
             source,
             revision=self.revision,
             num_labels=len(labels),

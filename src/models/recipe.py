@@ -22,6 +22,48 @@ def max_length_for(tokenizer, model, configured: int) -> int:
     return min(limits)
 
 
+def pick_head(head: str, sequence, token):
+    """The model class for ``head``: one label per statement (stance, sentiment) or one label
+    per token (the speaker tagger)."""
+    if head not in ("sequence", "token"):
+        raise ValueError(f"head={head!r}: expected 'sequence' or 'token'")
+    return sequence if head == "sequence" else token
+
+
+def training_args(ctx: FitContext, **overrides):
+    """The trainer config's ``TrainingArguments`` for this task, with ``overrides``."""
+    import torch
+    from hydra.utils import instantiate
+
+    args = instantiate(ctx.trainer.args)(output_dir=str(ctx.checkpoint_dir), seed=ctx.seed,
+                                         **overrides)
+    if (args.bf16 and args.device.type == "cpu"
+            and not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+        # Measured on an AVX2-only CPU: a bf16 step took 16 times as long as fp32.
+        warnings.warn("bf16 requested on a CPU without native bf16 (AVX512-BF16/AMX); it is "
+                      "emulated and far slower than fp32 here", stacklevel=1)
+    return args
+
+
+def early_stopping(ctx: FitContext) -> list:
+    from transformers import EarlyStoppingCallback
+
+    patience = ctx.trainer.get("early_stopping_patience")
+    return [EarlyStoppingCallback(patience)] if patience else []
+
+
+def evaluate_splits(trainer, splits: dict) -> dict:
+    """Dev and test metrics of the trained (best) model, as the exports record them."""
+    return {split: _strip(trainer.evaluate(splits[split], metric_key_prefix=split), split)
+            for split in ("dev", "test")}
+
+
+def save_trained(trainer, folder: Path) -> None:
+    trainer.save_model(str(folder))
+    # The Trainer pickles its arguments there; the run's config.yaml records them.
+    Path(folder, "training_args.bin").unlink(missing_ok=True)
+
+
 def last_checkpoint(folder: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -33,7 +75,8 @@ class BertRecipe:
 
     base_model: str | None
 
-    def build(self, labels: Sequence[str], train_texts: Sequence[str]):
+    def build(self, labels: Sequence[str], train_texts: Sequence[str], head: str = "sequence"):
+        """The tokenizer and a model with a ``head`` (see :func:`pick_head`) over ``labels``."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -43,13 +86,7 @@ class BertRecipe:
     def fit(self, ctx: FitContext) -> dict:
         import torch
         from datasets import Dataset
-        from hydra.utils import instantiate
-        from transformers import (
-            DataCollatorWithPadding,
-            EarlyStoppingCallback,
-            Trainer,
-            set_seed,
-        )
+        from transformers import DataCollatorWithPadding, Trainer, set_seed
 
         set_seed(ctx.seed)  # the classification head (and tiny's whole model) is random
         texts = {split: ctx.texts(split) for split in ctx.data}
@@ -62,12 +99,7 @@ class BertRecipe:
             return Dataset.from_dict({**data, "labels": ctx.targets(split)})
 
         splits = {split: encode(split) for split in ctx.data}
-        args = instantiate(ctx.trainer.args)(output_dir=str(ctx.checkpoint_dir), seed=ctx.seed)
-        if (args.bf16 and args.device.type == "cpu"
-                and not torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-            # Measured on an AVX2-only CPU: a bf16 step took 16 times as long as fp32.
-            warnings.warn("bf16 requested on a CPU without native bf16 (AVX512-BF16/AMX); it is "
-                          "emulated and far slower than fp32 here", stacklevel=1)
+        args = training_args(ctx)
         weights = ctx.class_weights()
         loss = None
         if weights is not None:
@@ -78,9 +110,6 @@ class BertRecipe:
                 return torch.nn.functional.cross_entropy(
                     logits, labels, weight=weight.to(logits.device, logits.dtype))
 
-        callbacks = []
-        if ctx.trainer.get("early_stopping_patience"):
-            callbacks.append(EarlyStoppingCallback(ctx.trainer.early_stopping_patience))
         trainer = Trainer(
             model=model,
             args=args,
@@ -90,20 +119,16 @@ class BertRecipe:
             data_collator=DataCollatorWithPadding(tokenizer),
             compute_metrics=compute_metrics_for(ctx.labels),
             compute_loss_func=loss,
-            callbacks=callbacks,
+            callbacks=early_stopping(ctx),
         )
         trainer.train(resume_from_checkpoint=last_checkpoint(ctx.checkpoint_dir)
                       if ctx.resume else None)
-        metrics = {
-            split: _strip(trainer.evaluate(splits[split], metric_key_prefix=split), split)
-            for split in ("dev", "test")
-        }
+        metrics = evaluate_splits(trainer, splits)
         if trainer.is_world_process_zero():
             model.config.finetuning_task = ctx.task
-            trainer.save_model(str(ctx.output_dir))
-            # The Trainer pickles its arguments there; the run's config.yaml records them.
-            Path(ctx.output_dir, "training_args.bin").unlink(missing_ok=True)
+            save_trained(trainer, ctx.output_dir)
             ctx.normalizer.save(ctx.output_dir)
+            ctx.speaker_input.save(ctx.output_dir)
             write_model_card(ctx, metrics, base_model=self.base_model, library="transformers",
                              architecture=self.describe(), recipe=recipe_line(args, length))
             save_metrics(ctx.output_dir, metrics)

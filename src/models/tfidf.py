@@ -25,6 +25,7 @@ def save_sklearn(ctx: FitContext, model) -> None:
         {"task": ctx.task, "id2label": dict(enumerate(ctx.labels))}, ensure_ascii=False,
         indent=2) + "\n")
     ctx.normalizer.save(ctx.output_dir)
+    ctx.speaker_input.save(ctx.output_dir)
 
 
 @dataclass

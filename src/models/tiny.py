@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from src.models.recipe import BertRecipe
+from src.models.recipe import BertRecipe, pick_head
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -63,8 +63,14 @@ class TinyBert(BertRecipe):
                 "WordPiece vocabulary learnt from the training texts, trained from scratch "
                 "(no pre-training)")
 
-    def build(self, labels: Sequence[str], train_texts: Sequence[str]):
-        from transformers import BertConfig, BertForSequenceClassification
+    def build(self, labels: Sequence[str], train_texts: Sequence[str], head: str = "sequence"):
+        from transformers import (
+            BertConfig,
+            BertForSequenceClassification,
+            BertForTokenClassification,
+        )
+
+        model_class = pick_head(head, BertForSequenceClassification, BertForTokenClassification)
 
         tokenizer = train_wordpiece(train_texts, self.vocab_size)
         config = BertConfig(
@@ -78,4 +84,4 @@ class TinyBert(BertRecipe):
             id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
         )
-        return tokenizer, BertForSequenceClassification(config)
+        return tokenizer, model_class(config)

@@ -1,0 +1,179 @@
+"""The Arabic words that tell who speaks, and how a speech verb agrees with its speaker.
+
+Every list is folded with the attribution module's ``MATCHING`` (alef forms, alef maksura and
+ta marbuta conflated), and words are compared by ``stem``: folded, without punctuation and
+without the article or a preposition glued to it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from src.attribution import ACCORDING_TO, MATCHING, SPEECH_VERBS, STATEMENT_NOUNS, ActorList
+from src.attribution import verb_gender as _verb_gender
+
+MASCULINE, FEMININE, PLURAL = "masculine", "feminine", "plural"
+PUNCTUATION = "\"'«»“”()[].,،؛:!؟?-–—#*"
+QUOTES = " \"«»“”"
+
+
+def _folded(*words: str) -> frozenset[str]:
+    return frozenset(MATCHING(word) for word in words)
+
+
+# Words that may stand before an opening continuation verb: «كما أضاف», «وكان أكد».
+OPENERS = _folded("كما", "ثم", "لكن", "لكنه", "لكنها", "ولكن", "ولكنه", "ولكنها", "وكان",
+                  "وكانت", "كان", "كانت", "وقد", "قد", "فيما", "بينما")
+NOT_VERBS = frozenset((*ACCORDING_TO, *STATEMENT_NOUNS, "نقلا", "وفقا"))
+VERB_STEMS = frozenset(SPEECH_VERBS)
+RELAY_VERBS = ("نقل", "ينقل", "اورد", "يورد")
+RELAY_PHRASE = re.compile(r"(?:^|\s)[وف]?نقلا\s+عن")
+# Words that name a role rather than someone: they point back to an actor named earlier.
+ROLES = _folded(
+    "مصدر", "مصادر", "مسؤول", "مسؤولون", "مسؤولين", "متحدث", "ناطق", "وزير", "وزارة", "مركز",
+    "بيان", "رئيس", "رئاسة", "مستشار", "مستشارة", "مرصد", "جيش", "هيئة", "حكومة", "خارجية",
+    "وكالة", "منظمة", "سفير", "سفارة", "مبعوث", "ائتلاف", "جبهة", "مجلس", "لجنة", "تلفزيون",
+    "قناة", "صحيفة", "جريدة", "مراسل", "قائد", "قيادة", "وفد", "مندوب", "بعثة", "شبكة", "مكتب",
+    "إدارة", "أمين", "تقرير", "رسالة", "تصريح", "معاليه")
+# Documents speak for whoever issued them: «البيان» is the statement of an earlier speaker.
+DOCUMENTS = _folded("بيان", "تقرير", "رسالة", "تصريح")
+# Heads of unnamed sources (written without the article): the relaying medium's camp (§8.4).
+UNNAMED = _folded("مصدر", "مصادر", "مسؤول", "مسؤولون", "مسؤولين", "جهات", "أوساط")
+# Groups named by a dual or a count: the first actor the article names decides (§8.2).
+GROUPS = _folded("جانبان", "جانبين", "طرفان", "طرفين", "رئيسان", "رئيسين", "بلدان", "بلدين",
+                 "زعيمان", "زعيمين", "وزيران", "وزيرين", "وفدان", "وفدين", "دولتان", "دولتين")
+COUNTS = _folded("ثلاثة", "ثلاث", "أربعة", "أربع", "خمسة")
+# Words of a role phrase that say nothing about whose role it is.
+SKIPPED = _folded("باسم", "ذاته", "ذاتها", "نفسه", "نفسها", "في", "عن", "من", "لدى", "إلى",
+                  "على", "مع")
+# Heads of human plurals, which a bare «وأكدوا» continues.
+BROKEN_PLURALS = _folded(
+    "نشطاء", "خبراء", "وزراء", "قادة", "زعماء", "أعضاء", "سكان", "أهالي", "ممثلو", "ممثلي",
+    "مسؤولو", "مسؤولي", "مقاتلو", "عناصر", "محللون", "مراقبون", "دبلوماسيون", "بعض")
+SINGULAR_HEADS = _folded("مسؤول", "ناشط", "محلل", "مراقب", "معارض", "مقاتل", "مسلح", "دبلوماسي",
+                         "متحدث", "ممثل", "عضو", "متظاهر", "لاجئ", "نازح", "مواطن", "خبير")
+# Words that follow a speech verb without being its subject.
+NOT_SUBJECTS = _folded(
+    "إن", "أن", "ان", "بأن", "وأن", "أنه", "إنه", "انه", "أنها", "إنها", "بأنه", "في", "على",
+    "عن", "من", "إلى", "الى", "مع", "خلال", "قبل", "بعد", "لدى", "أمس", "أيضا", "كذلك",
+    "قائلا", "مؤكدا", "مضيفا", "مشيرا", "اليوم", "الأسبوع", "الشهر", "العام", "الاثنين",
+    "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد", "الليلة", "الماضي",
+    "السابق", "الأول", "الثاني", "هذا", "هذه", "ذلك", "الذي", "التي", "بشدة", "مجددا",
+    "لاحقا", "سابقا", "بدوره", "بدورها", "ردا")
+# What may follow a definite role word and still be part of it: «المتحدث باسم ...».
+QUALIFIERS = _folded("باسم", "ذاته", "ذاتها", "نفسه", "نفسها")
+ADJECTIVES = _folded("العام", "العامة", "الأعلى", "الخاص", "الخاصة", "الأول", "المعارض",
+                     "المعارضة", "المحلي", "المحلية")
+# Words that make a phrase the title of the name after it.
+TITLES = _folded("رئيس", "وزير", "نائب", "ناطق", "متحدث", "مدير", "قائد", "سفير", "مندوب",
+                 "مبعوث", "أمين", "مستشار", "مستشارة", "زعيم", "عضو", "ممثل", "منسق", "محافظ")
+RANKS = _folded("اللواء", "العميد", "العقيد", "الرائد", "النقيب", "المقدم", "الملازم", "الفريق",
+                "الجنرال", "الدكتور", "الشيخ", "السفير", "المشير", "الأدميرال")
+
+
+def stem(word: str) -> str:
+    """``word`` folded, without punctuation and without the article or a preposition glued to
+    it («للمرصد» → «مرصد»)."""
+    word = MATCHING(word).strip(PUNCTUATION)
+    for prefix in ("وال", "فال", "بال", "كال", "لل", "ال"):
+        if word.startswith(prefix) and len(word) > len(prefix) + 1:
+            return word[len(prefix):]
+    return word
+
+
+def bare_verb(word: str) -> str:
+    """A verb folded, without punctuation and without a conjunction («وأضاف:» → «اضاف»)."""
+    word = MATCHING(word).strip(PUNCTUATION)
+    return word[1:] if len(word) > 3 and word[0] in "وف" else word
+
+
+def verb_gender(word: str) -> bool | None:
+    """The attribution module's ``verb_gender`` of a word as written (it reads folded words)."""
+    return _verb_gender(MATCHING(word).strip(PUNCTUATION))
+
+
+def cue_agreement(word: str) -> str | None:
+    """The subject a speech verb agrees with: masculine or feminine singular, or plural (duals
+    included); None for a cue that is no verb («بحسب», «بيان»). Verbs outside the attributor's
+    list (a tagger's «واستطرد») are read by their endings."""
+    bare = bare_verb(word)
+    if not bare or bare.lstrip("ب") in NOT_VERBS:
+        return None
+    if bare.endswith(("وا", "ون", "تا")) or (bare.endswith("ا") and bare[:-1] in VERB_STEMS):
+        return PLURAL
+    feminine = _verb_gender(bare)
+    if feminine is None:
+        feminine = bare.endswith(("ت", "ه"))
+    return FEMININE if feminine else MASCULINE
+
+
+def is_joint(phrase: str, actors: ActorList | None = None) -> bool:
+    """Two or more actors as one subject: a coordination («روسيا ودمشق», «النظام السوري
+    وأنصاره»), two actors of ``actors``, or a group named by a dual or a count («الجانبان»,
+    «الوزراء الثلاثة»). A name that only begins with و («وليد», «ولسون») is no coordination."""
+    words = MATCHING(phrase).split()
+    stems = [stem(word) for word in words]
+    if (stems and stems[0] in GROUPS) or any(word in COUNTS for word in stems[1:]):
+        return True
+    if actors is not None and len(actors.mentions(phrase)) > 1:
+        return True
+    return any(word.startswith("و") and (word[1:].startswith("ال")
+                                         or word.endswith(("ه", "ها", "هم")))
+               for word in (w.strip(PUNCTUATION) for w in words[1:]))
+
+
+def is_plural(phrase: str, actors: ActorList) -> bool:
+    """Whether a plural verb agrees with ``phrase``: a joint speaker or a human plural head."""
+    words = phrase.split()
+    if not words:
+        return False
+    head = stem(words[0])
+    return (is_joint(phrase, actors) or head in BROKEN_PLURALS
+            or (head.endswith(("ون", "ين")) and head[:-2] in SINGULAR_HEADS)
+            or (head.endswith(("و", "ي")) and head[:-1] in SINGULAR_HEADS))
+
+
+def feminine_name(phrase: str, kind: str | None) -> bool:
+    """Gender of a speaker no verb agrees with: feminine nouns end in ta marbuta, countries are
+    feminine, and so are Russian women's surnames in -ova/-eva."""
+    words = MATCHING(phrase).split()
+    return kind == "state" or (bool(words) and (words[0].endswith("ه")
+                                                or words[-1].endswith(("وفا", "يفا"))))
+
+
+def is_relay_verb(word: str) -> bool:
+    return bare_verb(word).startswith(RELAY_VERBS)
+
+
+def is_relay(text: str, cue: tuple[int, int] | None) -> bool:
+    """Whether a statement passes on someone else's words: its cue is a relay verb («نقلت»,
+    «أوردت») or it says «نقلا عن» (GUIDELINES §8.4)."""
+    if cue is not None and is_relay_verb(text[cue[0]:cue[1]]):
+        return True
+    return bool(RELAY_PHRASE.search(MATCHING(text)))
+
+
+def opens(text: str, cue: tuple[int, int]) -> bool:
+    """Whether ``cue`` opens the statement, alone or after a connective («كما», «وكان»)."""
+    before = text[:cue[0]].split()
+    return not before or (len(before) == 1 and MATCHING(before[0]) in OPENERS)
+
+
+def inside_quote(text: str, position: int) -> bool:
+    before = text[:position]
+    return (before.count('"') % 2 == 1 or before.rfind("«") > before.rfind("»")
+            or before.rfind("“") > before.rfind("”"))
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Offsets of the words of ``text``, without the punctuation they carry."""
+    spans = []
+    for match in re.finditer(r"\S+", text):
+        start, end = match.span()
+        while start < end and text[start] in PUNCTUATION:
+            start += 1
+        while end > start and text[end - 1] in PUNCTUATION:
+            end -= 1
+        if start < end:
+            spans.append((start, end))
+    return spans

@@ -1,0 +1,79 @@
+"""Speaker and cue spans from a trained token-classification model (``task=speaker``).
+
+The exported folder is an ordinary Hugging Face token-classification model with BIO labels for
+``SPEAKER`` and ``CUE``; this module reads it with ``pipeline("token-classification",
+aggregation_strategy="simple")``, exactly as a user without our code would, and keeps for each
+statement the most confident speaker span and cue span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+SPEAKER, CUE = "SPEAKER", "CUE"
+ENTITIES = (SPEAKER, CUE)
+BIO_LABELS = ("O", *(f"{prefix}-{entity}" for entity in ENTITIES for prefix in ("B", "I")))
+TAGGER_FOLDER = "speaker"
+
+
+@dataclass(frozen=True)
+class Span:
+    """``text[start:end]`` of one statement, with the tagger's mean token probability."""
+
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """What the tagger found in one statement: its speaker phrase and its cue, or None."""
+
+    speaker: Span | None
+    cue: Span | None
+
+
+def without_spaces(span: Span, text: str) -> Span:
+    """``span`` less the white space at its ends: XLM-R's tokenizer (e5's) counts the space
+    before a word into the word's offsets, so the pipeline's spans start with it."""
+    piece = text[span.start:span.end]
+    start = span.start + len(piece) - len(piece.lstrip())
+    return replace(span, start=start, end=max(start, span.end - len(piece) + len(piece.rstrip())))
+
+
+def best_spans(groups: list[dict], text: str) -> Tagged:
+    """The most confident span of each entity among the pipeline's aggregated groups for
+    ``text``."""
+    best: dict[str, Span] = {}
+    for group in groups:
+        entity = group["entity_group"]
+        span = Span(int(group["start"]), int(group["end"]), float(group["score"]))
+        if entity in ENTITIES and (entity not in best or span.score > best[entity].score):
+            best[entity] = without_spaces(span, text)
+    return Tagged(best.get(SPEAKER), best.get(CUE))
+
+
+class SpeakerTagger:
+    """A ``task=speaker`` export, applied to statements as they are written (no normalisation:
+    the spans are character offsets into the caller's text)."""
+
+    def __init__(self, folder: Path, device: str | None = None) -> None:
+        from transformers import pipeline
+
+        self.folder = Path(folder)
+        self._pipeline = pipeline("token-classification", model=str(self.folder),
+                                  aggregation_strategy="simple", device=device or "cpu")
+
+    @staticmethod
+    def in_run(run: Path) -> Path | None:
+        """The tagger folder of a training run, if the run trained one."""
+        folder = Path(run) / TAGGER_FOLDER
+        return folder if (folder / "config.json").is_file() else None
+
+    def __call__(self, texts: list[str], batch_size: int = 32) -> list[Tagged]:
+        if not texts:
+            return []
+        texts = list(texts)
+        groups = self._pipeline(texts, batch_size=batch_size)
+        return [best_spans(found, text) for found, text in zip(groups, texts, strict=True)]
