@@ -42,15 +42,31 @@ def without_spaces(span: Span, text: str) -> Span:
     return replace(span, start=start, end=max(start, span.end - len(piece) + len(piece.rstrip())))
 
 
+def joined(groups: list[dict], text: str) -> list[tuple[str, Span]]:
+    """The pipeline's groups with neighbours of one entity merged when only white space parts
+    them: "simple" aggregation starts a new group at every B- tag, and a word-piece tagged B-
+    inside a name («ديمتري بيس|كوف») would otherwise cut it in two."""
+    merged: list[tuple[str, Span, int]] = []
+    for group in groups:
+        entity = group["entity_group"]
+        span = without_spaces(Span(int(group["start"]), int(group["end"]),
+                                   float(group["score"])), text)
+        if merged and merged[-1][0] == entity and not text[merged[-1][1].end:span.start].strip():
+            _, last, pieces = merged[-1]
+            score = (last.score * pieces + span.score) / (pieces + 1)
+            merged[-1] = (entity, Span(last.start, span.end, score), pieces + 1)
+        else:
+            merged.append((entity, span, 1))
+    return [(entity, span) for entity, span, _ in merged]
+
+
 def best_spans(groups: list[dict], text: str) -> Tagged:
     """The most confident span of each entity among the pipeline's aggregated groups for
     ``text``."""
     best: dict[str, Span] = {}
-    for group in groups:
-        entity = group["entity_group"]
-        span = Span(int(group["start"]), int(group["end"]), float(group["score"]))
+    for entity, span in joined(groups, text):
         if entity in ENTITIES and (entity not in best or span.score > best[entity].score):
-            best[entity] = without_spaces(span, text)
+            best[entity] = span
     return Tagged(best.get(SPEAKER), best.get(CUE))
 
 

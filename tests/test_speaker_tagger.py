@@ -189,13 +189,24 @@ def test_span_metrics_exact_and_overlap():
 
 
 def test_pipeline_spans_lose_the_space_some_tokenizers_count_in():
-    text = "وقال المتحدث إن"
+    text = "وقال المتحدث إن الوزير"
     groups = [{"entity_group": SPEAKER, "start": 4, "end": 12, "score": 0.9},
-              {"entity_group": SPEAKER, "start": 12, "end": 15, "score": 0.4},
+              {"entity_group": SPEAKER, "start": 15, "end": 22, "score": 0.4},
               {"entity_group": CUE, "start": 0, "end": 4, "score": 0.8}]
     found = best_spans(groups, text)
     assert found.speaker == Span(5, 12, 0.9) and text[5:12] == "المتحدث"
     assert found.cue == Span(0, 4, 0.8)
+
+
+def test_a_name_cut_into_two_groups_is_one_speaker():
+    text = "وقال ديمتري بيسكوف إن"
+    groups = [{"entity_group": CUE, "start": 0, "end": 4, "score": 0.9},
+              {"entity_group": SPEAKER, "start": 4, "end": 11, "score": 0.8},
+              {"entity_group": SPEAKER, "start": 11, "end": 15, "score": 0.6},
+              {"entity_group": SPEAKER, "start": 15, "end": 18, "score": 0.4}]
+    found = best_spans(groups, text)
+    assert text[found.speaker.start:found.speaker.end] == "ديمتري بيسكوف"
+    assert found.speaker.score == pytest.approx(0.6)
 
 
 def test_speaker_run_exports_a_token_classification_folder(speaker_run):
