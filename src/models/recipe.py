@@ -64,6 +64,21 @@ def save_trained(trainer, folder: Path) -> None:
     Path(folder, "training_args.bin").unlink(missing_ok=True)
 
 
+def trained(ctx: FitContext, model, tokenizer, splits: dict, args, collator, compute_metrics,
+            loss=None):
+    """A Trainer fitted on ``splits["train"]``, chosen on ``splits["dev"]``, resumed from the
+    last checkpoint when ``ctx.resume``: the one training loop of classifiers and tagger."""
+    from transformers import Trainer
+
+    trainer = Trainer(model=model, args=args, train_dataset=splits["train"],
+                      eval_dataset=splits["dev"], processing_class=tokenizer,
+                      data_collator=collator, compute_metrics=compute_metrics,
+                      compute_loss_func=loss, callbacks=early_stopping(ctx))
+    trainer.train(resume_from_checkpoint=last_checkpoint(ctx.checkpoint_dir)
+                  if ctx.resume else None)
+    return trainer
+
+
 def last_checkpoint(folder: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -86,7 +101,7 @@ class BertRecipe:
     def fit(self, ctx: FitContext) -> dict:
         import torch
         from datasets import Dataset
-        from transformers import DataCollatorWithPadding, Trainer, set_seed
+        from transformers import DataCollatorWithPadding, set_seed
 
         set_seed(ctx.seed)  # the classification head (and tiny's whole model) is random
         texts = {split: ctx.texts(split) for split in ctx.data}
@@ -110,19 +125,8 @@ class BertRecipe:
                 return torch.nn.functional.cross_entropy(
                     logits, labels, weight=weight.to(logits.device, logits.dtype))
 
-        trainer = Trainer(
-            model=model,
-            args=args,
-            train_dataset=splits["train"],
-            eval_dataset=splits["dev"],
-            processing_class=tokenizer,
-            data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=compute_metrics_for(ctx.labels),
-            compute_loss_func=loss,
-            callbacks=early_stopping(ctx),
-        )
-        trainer.train(resume_from_checkpoint=last_checkpoint(ctx.checkpoint_dir)
-                      if ctx.resume else None)
+        trainer = trained(ctx, model, tokenizer, splits, args, DataCollatorWithPadding(tokenizer),
+                          compute_metrics_for(ctx.labels), loss)
         metrics = evaluate_splits(trainer, splits)
         if trainer.is_world_process_zero():
             model.config.finetuning_task = ctx.task

@@ -19,13 +19,12 @@ from src.model_card import write_model_card
 from src.models.recipe import (
     INPUTS,
     BertRecipe,
-    early_stopping,
     evaluate_splits,
-    last_checkpoint,
     max_length_for,
     recipe_line,
     save_metrics,
     save_trained,
+    trained,
     training_args,
 )
 from src.tagging import BIO_LABELS, CUE, ENTITIES, SPEAKER, TAGGER_FOLDER
@@ -166,7 +165,7 @@ def fit_speaker_tagger(recipe: BertRecipe, ctx: FitContext) -> dict:
     ``trainer.max_length`` tokens are cut off, from training, the scores and the export's
     pipeline alike (under 1% of the real spans at 96 tokens). ``trainer.class_weights`` is for
     the classifiers only."""
-    from transformers import DataCollatorForTokenClassification, Trainer, set_seed
+    from transformers import DataCollatorForTokenClassification, set_seed
 
     set_seed(ctx.seed)  # the token head (and tiny's whole model) is random
     # Raw text, not ctx.texts(): the spans are offsets into the text as written, and pipeline
@@ -190,18 +189,8 @@ def fit_speaker_tagger(recipe: BertRecipe, ctx: FitContext) -> dict:
 
     splits = {split: encode(split) for split in ctx.data}
     args = training_args(ctx, metric_for_best_model=BEST_METRIC, greater_is_better=True)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=splits["train"],
-        eval_dataset=splits["dev"],
-        processing_class=tokenizer,
-        data_collator=DataCollatorForTokenClassification(tokenizer),
-        compute_metrics=compute_span_metrics,
-        callbacks=early_stopping(ctx),
-    )
-    trainer.train(resume_from_checkpoint=last_checkpoint(ctx.checkpoint_dir)
-                  if ctx.resume else None)
+    trainer = trained(ctx, model, tokenizer, splits, args,
+                      DataCollatorForTokenClassification(tokenizer), compute_span_metrics)
     metrics = evaluate_splits(trainer, splits)
     if trainer.is_world_process_zero():
         model.config.finetuning_task = SPEAKER_TASK
