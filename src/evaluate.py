@@ -92,12 +92,13 @@ def slices_of(records: list[dict], speakers: list[str | None]) -> dict[str, np.n
     return slices
 
 
-def attribute_in_context(texts: list[str], records: list[dict]) -> list:
-    """The rule attributor's reading of every statement. Statements of one article are read in
-    article order, so that a continuation («وأضاف») inherits its speaker; others stand alone."""
+def attribute_in_context(texts: list[str], records: list[dict], actors=None) -> list:
+    """The rule attributor's reading of every statement (with ``actors``, default the project's
+    list). Statements of one article are read in article order, so that a continuation
+    («وأضاف») inherits its speaker; others stand alone."""
     from src.attribution import ActorList, Attributor
 
-    actors = ActorList.load()
+    actors = actors or ActorList.load()
     attributions: list = [None] * len(texts)
     articles: dict = {}
     for position, record in enumerate(records):
@@ -185,9 +186,9 @@ class EvaluationData:
         for record in records:
             record["text"] = record[cfg.data.text_column]
         texts = [r["text"] for r in records]
-        attributions = attribute_in_context(texts, records)
-        speakers = [r.get("speaker", a.speaker) for r, a in zip(records, attributions, strict=True)]
         actors = ActorList.load()
+        attributions = attribute_in_context(texts, records, actors)
+        speakers = [r.get("speaker", a.speaker) for r, a in zip(records, attributions, strict=True)]
         articles = real_articles(records)
         return cls(cfg, records, texts, train, attributions, slices_of(records, speakers),
                    actors, articles, read_articles(Speakers(actors), texts, articles),

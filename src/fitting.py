@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -43,17 +44,21 @@ class FitContext:
             texts = self.speaker_input.apply(texts, self.speakers(split))
         return [self.normalizer(text) for text in texts]
 
+    @cached_property
+    def actors(self):
+        """The project's actor list, read once for every split."""
+        from src.attribution import ActorList
+
+        return ActorList.load()
+
     def speakers(self, split: str) -> list[tuple[str | None, str | None]]:
         """The annotated speaker of each row and the camp the actor list gives it (the first
         actor named decides, as for a joint speaker)."""
-        from src.attribution import ActorList
-
         if "speaker" not in self.data[split].column_names:
             raise DataError(f"speaker_input is set but the {split} data has no 'speaker' column")
-        actors = ActorList.load()
         found = []
         for speaker in self.data[split]["speaker"]:
-            mentions = actors.mentions(speaker) if speaker else []
+            mentions = self.actors.mentions(speaker) if speaker else []
             found.append((speaker, mentions[0][2].camp if mentions else None))
         return found
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from src.attribution import ACCORDING_TO, MATCHING, SPEECH_VERBS, STATEMENT_NOUNS, ActorList
+from src.attribution import RANKS as ATTRIBUTOR_RANKS
 from src.attribution import verb_gender as _verb_gender
 
 MASCULINE, FEMININE, PLURAL = "masculine", "feminine", "plural"
@@ -67,8 +68,7 @@ ADJECTIVES = _folded("العام", "العامة", "الأعلى", "الخاص",
 # Words that make a phrase the title of the name after it.
 TITLES = _folded("رئيس", "وزير", "نائب", "ناطق", "متحدث", "مدير", "قائد", "سفير", "مندوب",
                  "مبعوث", "أمين", "مستشار", "مستشارة", "زعيم", "عضو", "ممثل", "منسق", "محافظ")
-RANKS = _folded("اللواء", "العميد", "العقيد", "الرائد", "النقيب", "المقدم", "الملازم", "الفريق",
-                "الجنرال", "الدكتور", "الشيخ", "السفير", "المشير", "الأدميرال")
+RANKS = ATTRIBUTOR_RANKS | _folded("المشير", "الأدميرال")
 
 
 def stem(word: str) -> str:
