@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hydra import compose, initialize_config_dir
 
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
-from src.metrics import classification_metrics
+from src.evaluation.metrics import classification_metrics
 
 
 def checkpoints(run: Path, task: str) -> list[tuple[float, Path]]:
@@ -39,8 +39,8 @@ def checkpoints(run: Path, task: str) -> list[tuple[float, Path]]:
 
 
 def score(folder: Path, normalized_by: Path, dev: list[dict], task: str) -> tuple[float, float]:
-    from src.inference import load_task_model
-    from src.normalization import ArabicNormalizer
+    from src.inference.loading import load_task_model
+    from src.text.normalization import ArabicNormalizer
 
     model = load_task_model(folder, device="cpu")
     model.normalizer = ArabicNormalizer.load(normalized_by)

@@ -10,7 +10,7 @@ seed for both tasks (later seeds of me5_embed_lr reuse the embeddings computed i
 Seconds per epoch: the median over seeds of wall time divided by the epochs run, summed over the
 tasks (loading and evaluation included, so an upper bound; transformers models only).
 Prediction: the first seed's stance model labels the real test statements through
-``src.inference`` and, for transformers models, through ``transformers.pipeline`` with
+``src.inference.loading`` and, for transformers models, through ``transformers.pipeline`` with
 ``batch_size=32`` on the same folder; statements per second, median of ``--repeats``.
 """
 
@@ -29,11 +29,11 @@ from hydra import compose, initialize_config_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 from src.data.schema import TASKS
-from src.metrics import macro_f1_from_counts
+from src.evaluation.metrics import macro_f1_from_counts
 
 
 def macro_f1(labels: list[str], gold: list[str], predicted: np.ndarray) -> float:
@@ -55,7 +55,7 @@ def epochs_run(run: Path) -> float:
 
 
 def speed(run: Path, texts: list[str], repeats: int) -> tuple[float, float | None]:
-    from src.inference import load_task_model
+    from src.inference.loading import load_task_model
 
     model = load_task_model(run / "stance")
     ours = []
@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_models"))
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    from src.inference import load_models
+    from src.inference.loading import load_models
     from src.train import train
 
     test = [r for r in read_jsonl(SPLIT_FILES["test"]) if r["source"] == "real"]

@@ -9,7 +9,7 @@ in the same process:
 
   pipeline (default)   transformers.pipeline("text-classification", model=DIR)(texts)
   pipeline (batch 32)  the same pipeline called with batch_size=32
-  ours (batch 32)      src.inference.load_task_model(DIR).probabilities(texts, 32)
+  ours (batch 32)      src.inference.loading.load_task_model(DIR).probabilities(texts, 32)
   ours onnx            the same with backend="onnx" (onnxruntime, fp32)
   ours onnx-int8       the same with backend="onnx-int8" (dynamically quantised)
 
@@ -66,8 +66,8 @@ import torch  # noqa: E402
 from src.data.io import read_jsonl  # noqa: E402
 from src.data.paths import SPLIT_FILES  # noqa: E402
 from src.data.schema import STANCES  # noqa: E402
-from src.inference import load_task_model, usable_cores  # noqa: E402
-from src.normalization import ArabicNormalizer  # noqa: E402
+from src.inference.loading import load_task_model, usable_cores  # noqa: E402
+from src.text.normalization import ArabicNormalizer  # noqa: E402
 
 BATCH = 32
 TARGETS = {"pipeline (default)": 2.5, "pipeline (batch 32)": 1.2}
@@ -137,7 +137,7 @@ def build_folder(kind: str, train_texts: list[str], folder: Path,
                  trained: Path | None = None) -> None:
     """An exported stance model folder, as training writes it, with random weights (or a copy
     of ``trained``), and its ONNX files."""
-    from src.onnx_export import export_onnx
+    from src.inference.onnx_export import export_onnx
 
     if trained is not None:
         shutil.copytree(trained, folder, dirs_exist_ok=True)

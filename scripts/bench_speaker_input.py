@@ -22,13 +22,13 @@ from hydra import compose, initialize_config_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from src.attribution import ActorList
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
-from src.metrics import bootstrap_interval, macro_f1_from_counts
-from src.speaker_evaluation import read_articles, real_articles
-from src.speakers import Speakers, decide
+from src.evaluation.metrics import bootstrap_interval, macro_f1_from_counts
+from src.evaluation.speakers import read_articles, real_articles
+from src.inference.speakers import Speakers, decide
+from src.text.attribution import ActorList
 
 
 def main() -> None:
@@ -39,8 +39,8 @@ def main() -> None:
     parser.add_argument("--tagger", type=Path)
     parser.add_argument("--out", type=Path, default=Path("outputs/bench_speaker_input"))
     args = parser.parse_args()
-    from src.inference import load_task_model
-    from src.tagging import SpeakerTagger
+    from src.inference.loading import load_task_model
+    from src.inference.tagging import SpeakerTagger
     from src.train import train
 
     records = list(read_jsonl(SPLIT_FILES[args.split]))

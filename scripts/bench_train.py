@@ -59,7 +59,7 @@ from bench_predict import build_model, load_average, machine  # noqa: E402
 from src.data.io import read_jsonl  # noqa: E402
 from src.data.paths import SPLIT_FILES  # noqa: E402
 from src.data.schema import STANCES  # noqa: E402
-from src.normalization import ArabicNormalizer  # noqa: E402
+from src.text.normalization import ArabicNormalizer  # noqa: E402
 
 RECIPE = ROOT / "configs" / "trainer" / "default.yaml"
 TARGET = 2.0  # bf16-dynamic over fp32-pad-to-max, seconds per epoch

@@ -22,12 +22,12 @@ from hydra import compose, initialize_config_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 from src.data.schema import LABELS, TASKS
 from src.evaluate import attribute_in_context
-from src.metrics import bootstrap_interval, macro_f1_from_counts
+from src.evaluation.metrics import bootstrap_interval, macro_f1_from_counts
 
 MIXES = {"(a) authored + seed": "[authored,seed]", "(b) real": "[real]",
          "(c) all": "[real,authored,seed]"}
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=Path("outputs/transfer"))
     args = parser.parse_args()
-    from src.inference import load_models
+    from src.inference.loading import load_models
     from src.train import train
 
     splits = {split: [r for r in read_jsonl(SPLIT_FILES[split]) if r["source"] == "real"]

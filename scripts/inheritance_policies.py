@@ -13,10 +13,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from src.attribution import ActorList
 from src.data.loading import read_records
-from src.speaker_evaluation import gold_spans, read_articles, real_articles, speaker_accuracy
-from src.speakers import POLICIES, Speakers
+from src.evaluation.speakers import gold_spans, read_articles, real_articles, speaker_accuracy
+from src.inference.speakers import POLICIES, Speakers
+from src.text.attribution import ActorList
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     actors = ActorList.load()
     tagger = None
     if args.tagger is not None:
-        from src.tagging import SpeakerTagger
+        from src.inference.tagging import SpeakerTagger
 
         tagger = SpeakerTagger(args.tagger)
     print(f"{args.file}: {len(positions)} real statements, {len(articles)} articles")

@@ -19,7 +19,7 @@ import numpy as np
 from src.data.io import read_jsonl, write_jsonl
 from src.data.paths import DATA_DIR, SPLIT_FILES
 from src.data.schema import LABELS
-from src.normalization import ArabicNormalizer
+from src.text.normalization import ArabicNormalizer
 
 REVIEW_FILE = DATA_DIR / "audit" / "label_issues.jsonl"
 

@@ -6,14 +6,13 @@ interval, and the model is compared with a majority-class baseline, the actor-li
 and TF-IDF + logistic regression, by paired bootstrap on the same test items. When the test file
 has real articles, a ``speakers`` section scores who speaks each statement (the rule attributor,
 and the run's speaker tagger when it has one) and the stance their camps decide
-(``src.speaker_evaluation``).
+(``src.evaluation.speakers``).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -25,10 +24,11 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.metrics import f1_score
 
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
+from src.core.errors import reported
 from src.data.io import DataError, write_jsonl
 from src.data.schema import STANCES, TASKS
-from src.metrics import (
+from src.evaluation.metrics import (
     bootstrap_interval,
     bootstrap_values,
     calibration_bins,
@@ -37,10 +37,11 @@ from src.metrics import (
     macro_f1_from_counts,
     per_class,
 )
-from src.multirun import mean_std
+from src.evaluation.multirun import mean_std
+from src.models.layout import runs_in
 
 if TYPE_CHECKING:
-    from src.attribution import ActorList
+    from src.text.attribution import ActorList
 
 QUOTED = re.compile(r"[\"«“]")
 
@@ -96,7 +97,7 @@ def attribute_in_context(texts: list[str], records: list[dict], actors=None) -> 
     """The rule attributor's reading of every statement (with ``actors``, default the project's
     list). Statements of one article are read in article order, so that a continuation
     («وأضاف») inherits its speaker; others stand alone."""
-    from src.attribution import ActorList, Attributor
+    from src.text.attribution import ActorList, Attributor
 
     actors = actors or ActorList.load()
     attributions: list = [None] * len(texts)
@@ -115,15 +116,6 @@ def attribute_in_context(texts: list[str], records: list[dict], actors=None) -> 
 
 
 HEADLINE = ("macro_f1", "accuracy", "polar_macro_f1", "weighted_f1", "ece")
-
-
-def runs_in(folder: Path) -> list[Path]:
-    """The training runs inside a multirun folder (empty for a run or a model folder)."""
-    if (not folder.is_dir() or any((folder / task).is_dir() for task in TASKS)
-            or (folder / "config.json").exists()):
-        return []  # loading it as a run or model folder says what is wrong
-    return sorted((p for p in folder.iterdir() if any((p / t).is_dir() for t in TASKS)),
-                  key=lambda p: (len(p.name), p.name))
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -176,10 +168,10 @@ class EvaluationData:
 
     @classmethod
     def read(cls, cfg: DictConfig) -> EvaluationData:
-        from src.attribution import ActorList
         from src.data.loading import read_records
-        from src.speaker_evaluation import gold_readings, read_articles, real_articles
-        from src.speakers import Speakers
+        from src.evaluation.speakers import gold_readings, read_articles, real_articles
+        from src.inference.speakers import Speakers
+        from src.text.attribution import ActorList
 
         records = read_records(cfg.data.test_file)
         train = read_records(cfg.data.train_file)
@@ -214,7 +206,7 @@ class EvaluationData:
 
 def evaluate_run(cfg: DictConfig, run_dir: Path, out: Path,
                  test_data: Callable[[], EvaluationData]) -> dict:
-    from src.inference import load_models
+    from src.inference.loading import load_models
 
     out.mkdir(parents=True, exist_ok=True)
     models, _ = load_models(run_dir)
@@ -273,8 +265,8 @@ def speakers_section(cfg: DictConfig, run_dir: Path, data: EvaluationData, model
                      predicted: dict, predictions: list[dict]) -> dict:
     """Speakers and the stance they decide on the real articles; each real row of
     ``predictions`` gains every source's reading."""
-    from src.speaker_evaluation import evaluate_speakers, read_articles
-    from src.speakers import Speakers, decide, tagger_of
+    from src.evaluation.speakers import evaluate_speakers, read_articles
+    from src.inference.speakers import Speakers, decide, tagger_of
 
     readings = {"rules": data.rule_readings}
     sources = {"rules": "the rule attributor's spans"}
@@ -302,7 +294,7 @@ def speakers_section(cfg: DictConfig, run_dir: Path, data: EvaluationData, model
 
 def behaviour_tests(task: str, model, texts: list[str], predicted: np.ndarray, attributions,
                     seed: int) -> dict:
-    from src.behaviour import NEGATION_PAIRS, invariance, negation, speaker_swap
+    from src.evaluation.behaviour import NEGATION_PAIRS, invariance, negation, speaker_swap
 
     def predict(batch: list[str]) -> np.ndarray:
         return model.probabilities(batch).argmax(axis=1)
@@ -401,7 +393,7 @@ def report(results: dict, cfg: DictConfig, run_dir: Path, items: int) -> str:
         lines += ["", f"![confusion](confusion_{task}.png) ![reliability](reliability_{task}.png)",
                   ""]
     if "speakers" in results:
-        from src.speaker_evaluation import report_lines
+        from src.evaluation.speakers import report_lines
 
         sources = results["speakers"]["sources"]
         lines += report_lines(results["speakers"], "Speaker sources: " + "; ".join(
@@ -410,14 +402,9 @@ def report(results: dict, cfg: DictConfig, run_dir: Path, items: int) -> str:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
+@reported(exits=True)
 def main(cfg: DictConfig) -> None:
-    from src.inference import ModelError
-
-    try:
-        evaluate(cfg)
-    except (ModelError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    evaluate(cfg)
     print(f"report: {Path(cfg.paths.output_dir) / 'report.md'}")
 
 

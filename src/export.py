@@ -17,31 +17,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from src.core.errors import ExportError, ModelError, QawlError, reported
 from src.data.schema import TASKS
+from src.models import layout
 
-COMMON_FILES = ("README.md", "normalization.json", "metrics.json")
-TRANSFORMERS_FILES = ("config.json", "model.safetensors", "tokenizer_config.json")
-SKLEARN_FILES = ("model.skops", "labels.json")
-
-
-class ExportError(RuntimeError):
-    pass
+# Beside what each kind of export needs (src.models.layout.REQUIRED).
+COMMON_FILES = (layout.CARD, layout.NORMALIZATION, layout.METRICS)
 
 
 def task_folders(run_dir: Path, tasks: tuple[str, ...]) -> dict[str, Path]:
-    """The complete model folders of ``run_dir`` (a run folder, or one task's folder)."""
+    """The complete classifier folders of ``run_dir`` (a run folder, or one model folder) for
+    ``tasks``, by the task each model saved."""
     if not run_dir.is_dir():
         raise ExportError(f"{run_dir}: no such folder")
-    if any((run_dir / name).exists() for name in ("config.json", "model.skops")):
-        candidates = {run_dir.name if run_dir.name in TASKS else "model": run_dir}
-    else:
-        candidates = {task: run_dir / task for task in tasks if (run_dir / task).is_dir()}
+    try:
+        found = layout.model_folders(run_dir)
+    except ModelError as err:
+        raise ExportError(str(err)) from None
+    candidates = {task: folder for task, folder in found.items()
+                  if task in tasks or layout.is_model_folder(run_dir)}
     if not candidates:
         raise ExportError(f"{run_dir}: no model folder for {', '.join(tasks)} (expected a run "
                           "folder from python -m src.train, or one of its task folders)")
     for folder in candidates.values():
-        kind = SKLEARN_FILES if (folder / "model.skops").exists() else TRANSFORMERS_FILES
-        missing = [name for name in (*kind, *COMMON_FILES) if not (folder / name).is_file()]
+        missing = [*layout.missing_files(folder),
+                   *(name for name in COMMON_FILES if not (folder / name).is_file())]
         if missing:
             raise ExportError(f"{folder}: incomplete model folder, missing {', '.join(missing)}")
     return candidates
@@ -68,10 +68,10 @@ def push(folder: Path, repo_id: str, private: bool) -> str:
 
 
 def write_onnx(folders: dict[str, Path], int8: bool) -> None:
-    from src.onnx_export import export_onnx
+    from src.inference.onnx_export import export_onnx
 
     for folder in folders.values():
-        if (folder / "model.skops").exists():
+        if layout.kind_of(folder) != "transformers":
             raise ExportError(f"{folder}: a scikit-learn model; --onnx exports transformers "
                               "models only")
     for folder in folders.values():
@@ -79,6 +79,7 @@ def write_onnx(folders: dict[str, Path], int8: bool) -> None:
             print(f"{path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
+@reported
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,9 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{folder} -> {repo_id}: {', '.join(files)}")
             else:
                 print(f"{folder} -> {push(folder, repo_id, args.private)}")
-    except ExportError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except QawlError:
+        raise
     except Exception as err:  # hub errors: authentication, network, permissions
         print(f"error: upload failed: {type(err).__name__}: {err}", file=sys.stderr)
         return 2

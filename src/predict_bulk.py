@@ -21,22 +21,10 @@ import sys
 from dataclasses import astuple, fields
 from pathlib import Path
 
-from src.predict import (
-    ARABIC,
-    BACKENDS,
-    FIELDS,
-    STANCE_MODES,
-    InputError,
-    Statement,
-    error,
-    find_statements,
-    models_for,
-    read_text,
-    rows_for,
-    score,
-    speakers_for,
-    warn,
-)
+from src.core.errors import USAGE, InputError, error, reported, warn
+from src.inference.choices import BACKENDS, STANCE_MODES
+from src.inference.rows import FIELDS, models_for, rows_for, score, speakers_for
+from src.inference.statements import ARABIC, Statement, find_statements, read_text
 
 TABLE_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
 COLUMNS = ("record", "source", *FIELDS[1:])
@@ -120,7 +108,7 @@ def open_input(path: Path, text_column: str, id_column: str, encoding: str, skip
 
 
 def segmenter(articles_mode: bool, speakers):
-    from src.segmentation import Span, split_statements
+    from src.text.segmentation import Span, split_statements
 
     def whole(text: str) -> list[Span]:
         return [Span(0, len(text), text)]
@@ -180,19 +168,14 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+@reported
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from src.inference import ModelError
-
-    try:
-        done, keep = completed_records(args.output)
-        records, reader = open_input(args.input, args.text_column, args.id_column, args.encoding,
-                                     done)
-        models, run = models_for(args.model, args.device, None, args.backend)
-        speakers = speakers_for(run, args.device)
-    except (InputError, ModelError) as err:
-        error(str(err))
-        return 2
+    done, keep = completed_records(args.output)
+    records, reader = open_input(args.input, args.text_column, args.id_column, args.encoding,
+                                 done)
+    models, run = models_for(args.model, args.device, None, args.backend)
+    speakers = speakers_for(run, args.device)
     if done:
         print(f"{args.output}: resuming after {done} complete records", file=sys.stderr)
     articles_mode = args.input.is_dir() or args.articles
@@ -214,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if no_arabic:
         warn(f"{no_arabic} statements have no Arabic text; predicted anyway")
     print(f"{args.output}: {written} statements written", file=sys.stderr)
-    return 2 if reader is not None and reader.unreadable else 0
+    return USAGE if reader is not None and reader.unreadable else 0
 
 
 if __name__ == "__main__":

@@ -8,25 +8,23 @@ composed config; ``main`` is the command-line wrapper.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import hydra
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
+from src.core.errors import reported
 from src.data.io import DataError
-from src.fitting import METRICS_FILE, FitContext
-from src.models.pretrained import ModelUnavailableError
+from src.models.fitting import METRICS_FILE, FitContext
+from src.models.speaker_input import SpeakerInput
 from src.models.speaker_tagger import (
     SPEAKER_TASK,
     annotated_splits,
     check_can_tag,
     fit_speaker_tagger,
 )
-from src.speaker_input import SpeakerInput
 
 CLASSIFIED = ("stance", "sentiment")
 TASKS = {"both": CLASSIFIED, "all": (*CLASSIFIED, SPEAKER_TASK), "stance": ("stance",),
@@ -103,18 +101,9 @@ def train(cfg: DictConfig) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+@reported(exits=True)
 def main(cfg: DictConfig) -> float | None:
-    try:
-        metrics = train(cfg)
-    except InstantiationException as err:
-        # instantiate() wraps the loader's errors; ours already say what is wrong and where.
-        if not isinstance(err.__cause__, DataError):
-            raise
-        print(f"error: {err.__cause__}", file=sys.stderr)
-        sys.exit(2)
-    except (ModelUnavailableError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+    metrics = train(cfg)
     if not is_main_process():
         return None
     for task, splits in metrics.items():

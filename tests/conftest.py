@@ -15,7 +15,8 @@ os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 # A fresh datasets cache: a folder loaded by name is cached by name, so edits would go unseen.
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="qawl-datasets-")
 
-from src.config import CONFIG_DIR, PROJECT_ROOT
+from src.core.config import CONFIG_DIR
+from src.core.paths import PROJECT_ROOT
 
 # The tiny model on a slice of the data: seconds per task.
 SMOKE = ("model=tiny", "trainer=cpu_smoke", "data.max_samples=96")

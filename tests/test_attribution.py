@@ -1,8 +1,8 @@
 import pytest
 
-from src.attribution import CAMPS, ActorList, Attributor, first_quote, verb_gender
 from src.data.io import read_jsonl
 from src.data.paths import ANNOTATIONS_DIR, SPLIT_FILES
+from src.text.attribution import CAMPS, ActorList, Attributor, first_quote, verb_gender
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@ import random
 
 import numpy as np
 
-from src.attribution import Attribution
-from src.behaviour import PERTURBATIONS, invariance, negation, speaker_swap
 from src.data.schema import SENTIMENTS, STANCES
+from src.evaluation.behaviour import PERTURBATIONS, invariance, negation, speaker_swap
+from src.text.attribution import Attribution
 
 TEXT = 'وقال المتحدث إن "الأمن عاد إلى المدينة" في الساعة 10 مساء الخميس الماضي'
 

@@ -4,7 +4,7 @@ import shutil
 import pytest
 from hydra import compose, initialize_config_dir
 
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
 from src.data.schema import TASKS
 from src.evaluate import evaluate
 

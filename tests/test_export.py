@@ -29,7 +29,7 @@ def test_single_task_folder_keeps_the_name(capsys, tiny_run):
     ("make_args", "message"),
     [
         (lambda run_dir, tmp: [tmp / "absent", "--push-to-hub", "org/x"], "no such folder"),
-        (lambda run_dir, tmp: [tmp, "--push-to-hub", "org/x"], "no model folder"),
+        (lambda run_dir, tmp: [tmp, "--push-to-hub", "org/x"], "neither a model folder nor a run"),
         (lambda run_dir, tmp: [run_dir, "--push-to-hub", "qawl"], "expected ORG/NAME"),
     ],
 )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from src.data.schema import STANCES
-from src.inference import EmbeddingModel, load_models, load_task_model
+from src.inference.loading import EmbeddingModel, load_models, load_task_model
 from src.train import train
 from tests.conftest import make_cfg, run_module
 

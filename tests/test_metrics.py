@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from src.metrics import (
+from src.evaluation.metrics import (
     bootstrap_interval,
     classification_metrics,
     expected_calibration_error,
@@ -65,7 +65,7 @@ def test_bootstrap_interval_brackets_the_estimate_and_is_seeded():
 def test_fast_macro_f1_equals_scikit_learn():
     from sklearn.metrics import f1_score
 
-    from src.metrics import macro_f1_from_counts
+    from src.evaluation.metrics import macro_f1_from_counts
 
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from src.config import PROJECT_ROOT
+from src.core.paths import PROJECT_ROOT
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 

@@ -7,7 +7,7 @@ import pytest
 from src import export, predict
 from src.data.io import read_jsonl
 from src.data.paths import RAW_ARTICLE, SPLIT_FILES
-from src.inference import ModelError, load_task_model
+from src.inference.loading import ModelError, load_task_model
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 
 from src import predict
+from src.core.errors import ModelError
 from src.data.io import read_jsonl
 from src.data.paths import ANNOTATIONS_DIR, RAW_ARTICLE
-from src.inference import ModelError, newest_run
+from src.inference import formats
+from src.inference.rows import FIELDS as OUTPUT_FIELDS
+from src.models.layout import newest_run
 from tests.conftest import run_module
 
 
@@ -40,7 +43,7 @@ def test_seed_article_gives_the_annotated_statements_and_speakers(cli):
     source = RAW_ARTICLE.read_text(encoding="utf-8")
     assert all(source[r["start"]:r["end"]] == r["text"] for r in rows)
     assert [r["index"] for r in rows] == list(range(len(seeds)))
-    assert all(list(r) == list(predict.FIELDS) for r in rows)
+    assert all(list(r) == list(OUTPUT_FIELDS) for r in rows)
     assert {r["stance"] for r in rows} <= {"regime", "russia", "opposition", "none"}
     assert rows[10]["quote"].startswith("المقاتلات الروسية")
 
@@ -62,7 +65,7 @@ def test_all_scores_and_csv(cli, tmp_path):
         assert row["stance_score"] == max(row["stance_scores"].values())
     code, out, _ = cli(path, "--lines", "--format", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and list(table[0]) == list(predict.FIELDS)
+    assert code == 0 and list(table[0]) == list(OUTPUT_FIELDS)
     assert table[1]["speaker"] == "الائتلاف"
 
 
@@ -72,10 +75,10 @@ def test_table_keeps_arabic_cells_isolated(cli):
     assert code == 0 and lines[0].split()[:3] == ["file", "#", "speaker"]
     assert len(lines) == 20
     row = lines[2]
-    assert row.count(predict.ISOLATE) == row.count(predict.POP) >= 2
+    assert row.count(formats.ISOLATE) == row.count(formats.POP) >= 2
     # The text column starts at the same display position on every line.
-    header_start = predict.width(lines[0][: lines[0].index("text")])
-    starts = {predict.width(line[: line.rindex(predict.ISOLATE)]) for line in lines[1:]}
+    header_start = formats.width(lines[0][: lines[0].index("text")])
+    starts = {formats.width(line[: line.rindex(formats.ISOLATE)]) for line in lines[1:]}
     assert starts == {header_start}
 
 
@@ -157,8 +160,16 @@ def test_model_folder_problems_exit_2(cli, tiny_run, tmp_path):
     config = json.loads((foreign / "config.json").read_text())
     config["id2label"] = {"0": "favor", "1": "against", "2": "x", "3": "none"}
     (foreign / "config.json").write_text(json.dumps(config))
+    code, out, err = cli(article, "--format", "jsonl", model=foreign)
+    # The task is what the model saved: its own labels are predicted, and no actor's camp
+    # (a Qawl stance) replaces them.
+    assert code == 0 and {row["stance"] for row in rows_of(out)} <= {"favor", "against", "x",
+                                                                      "none"}
+    assert {row["stance_source"] for row in rows_of(out)} == {"model"}
+    del config["finetuning_task"]
+    (foreign / "config.json").write_text(json.dumps(config))
     code, _, err = cli(article, model=foreign)
-    assert code == 2 and "are not Qawl's" in err
+    assert code == 2 and "finetuning_task is None, expected one of" in err
     empty = tmp_path / "not-a-run"
     empty.mkdir()
     code, _, err = cli(article, model=empty)

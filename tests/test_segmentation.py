@@ -1,6 +1,6 @@
 from src.data.io import read_jsonl
 from src.data.paths import ANNOTATIONS_DIR, RAW_ARTICLE
-from src.segmentation import split_lines, split_statements
+from src.text.segmentation import split_lines, split_statements
 
 
 def test_seed_article_splits_into_the_annotated_seed_statements():

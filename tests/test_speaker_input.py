@@ -2,8 +2,8 @@ import json
 
 from conftest import make_cfg, record, run_module
 
-from src.inference import load_task_model
-from src.speaker_input import SETTINGS_FILE, SpeakerInput
+from src.inference.loading import load_task_model
+from src.models.speaker_input import SETTINGS_FILE, SpeakerInput
 
 # One sentence, said by speakers of three camps: only the speaker tells the stance apart.
 SAID = "وأكد أن الاتفاق سيطبق في الموعد المحدد دون تأخير"

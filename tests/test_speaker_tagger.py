@@ -9,8 +9,9 @@ import pytest
 import yaml
 from datasets import Dataset, DatasetDict
 
-from src.config import PROJECT_ROOT
+from src.core.paths import PROJECT_ROOT
 from src.data.io import DataError
+from src.inference.tagging import BIO_LABELS, CUE, SPEAKER, Span, SpeakerTagger, best_spans
 from src.models.speaker_tagger import (
     IGNORED,
     annotated_splits,
@@ -19,7 +20,6 @@ from src.models.speaker_tagger import (
     span_metrics,
 )
 from src.models.tiny import SPECIAL_TOKENS, train_wordpiece
-from src.tagging import BIO_LABELS, CUE, SPEAKER, Span, SpeakerTagger, best_spans
 from src.train import tasks_of, train
 from tests.conftest import make_cfg, record, run_module
 

@@ -7,17 +7,18 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from src import predict
-from src.attribution import ActorList
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 from src.data.schema import STANCES
 from src.evaluate import evaluate, paired_difference
-from src.rule_spans import RuleSpans
-from src.speaker_evaluation import evaluate_speakers, gold_readings, read_articles, real_articles
-from src.speaker_words import FEMININE, MASCULINE, PLURAL, cue_agreement
-from src.speakers import Speakers, decide
-from src.tagging import Span, Tagged
+from src.evaluation.speakers import evaluate_speakers, gold_readings, read_articles, real_articles
+from src.inference.rows import FIELDS as OUTPUT_FIELDS
+from src.inference.speakers import Speakers, decide
+from src.inference.tagging import Span, Tagged
+from src.text.attribution import ActorList
+from src.text.rule_spans import RuleSpans
+from src.text.speaker_words import FEMININE, MASCULINE, PLURAL, cue_agreement
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +215,7 @@ def case_records() -> list[dict]:
 
 
 class FakeTagger:
-    """Stands in for src.tagging.SpeakerTagger: the spans of CASE, and the first of a few
+    """Stands in for src.inference.tagging.SpeakerTagger: the spans of CASE, and the first of a few
     names and verbs in any other text."""
 
     NAMES, CUES = ("سيرغي لافروف", "لافروف"), ("وقال", "قال", "وأضاف")
@@ -297,7 +298,7 @@ def stance_run(tmp_path_factory):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from src.normalization import ArabicNormalizer
+    from src.text.normalization import ArabicNormalizer
 
     train = read_jsonl(SPLIT_FILES["train"])
     records = [r for stance in STANCES for r in [r for r in train if r["stance"] == stance][:30]]
@@ -330,7 +331,7 @@ def test_predict_prints_who_speaks_with_offsets_into_the_file(stance_run, tmp_pa
     code, out, err = run_predict(capsys, path, "--model", stance_run, "--format", "jsonl")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    assert all(list(row) == list(predict.FIELDS) for row in rows)
+    assert all(list(row) == list(OUTPUT_FIELDS) for row in rows)
     said = [(r["speaker"], r["actor"], r["camp"], r["resolution"], r["cue"]) for r in rows]
     assert said == [("سيرغي لافروف", "سيرغي لافروف", "russia", "list", "قال"),
                     ("سيرغي لافروف", "سيرغي لافروف", "russia", "inherited", "وأضاف"),
@@ -346,15 +347,15 @@ def test_predict_prints_who_speaks_with_offsets_into_the_file(stance_run, tmp_pa
     code, out, _ = run_predict(capsys, path, "--model", stance_run, "--format", "csv",
                                "--stance", "model")
     table = list(csv.DictReader(io.StringIO(out)))
-    assert code == 0 and list(table[0]) == list(predict.FIELDS)
+    assert code == 0 and list(table[0]) == list(OUTPUT_FIELDS)
     assert {row["stance_source"] for row in table} == {"model"}
     assert all(row["stance_score"] for row in table)
 
 
 def test_predict_uses_the_run_tagger(stance_run, tmp_path, capsys, monkeypatch):
-    import src.tagging
+    import src.inference.tagging
 
-    monkeypatch.setattr(src.tagging, "SpeakerTagger", FakeTagger)
+    monkeypatch.setattr(src.inference.tagging, "SpeakerTagger", FakeTagger)
     path = tmp_path / "article.txt"
     text = "وقال سيرغي لافروف إن الهدنة صامدة.\nوأضاف «لن نسمح بتكرار الخروقات».\n"
     path.write_text(text, encoding="utf-8")
@@ -375,9 +376,9 @@ class BrokenTagger(FakeTagger):
 
 def test_a_tagger_that_cannot_load_is_a_clear_error(stance_run, tmp_path, capsys,
                                                     monkeypatch):
-    import src.tagging
+    import src.inference.tagging
 
-    monkeypatch.setattr(src.tagging, "SpeakerTagger", BrokenTagger)
+    monkeypatch.setattr(src.inference.tagging, "SpeakerTagger", BrokenTagger)
     path = tmp_path / "a.txt"
     path.write_text("قال لافروف إن الحل سياسي\n", encoding="utf-8")
     code, out, err = run_predict(capsys, path, "--model", stance_run)
@@ -392,8 +393,8 @@ def test_predict_with_a_tiny_trained_tagger(stance_run, tmp_path, capsys):
     import torch
     from transformers import BertConfig, BertForTokenClassification
 
+    from src.inference.tagging import BIO_LABELS
     from src.models.tiny import train_wordpiece
-    from src.tagging import BIO_LABELS
 
     run = tmp_path / "run"
     (run / "speaker").mkdir(parents=True)
@@ -420,9 +421,9 @@ def test_predict_with_a_tiny_trained_tagger(stance_run, tmp_path, capsys):
 
 
 def test_evaluate_reports_the_speaker_section(stance_run, tmp_path, monkeypatch, write_jsonl):
-    import src.tagging
+    import src.inference.tagging
 
-    monkeypatch.setattr(src.tagging, "SpeakerTagger", FakeTagger)
+    monkeypatch.setattr(src.inference.tagging, "SpeakerTagger", FakeTagger)
     test_file = write_jsonl("test.jsonl", case_records())
     train_file = write_jsonl("train.jsonl", read_jsonl(SPLIT_FILES["train"])[:200])
     out = tmp_path / "eval"

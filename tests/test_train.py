@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from src.config import CONFIG_DIR
+from src.core.config import CONFIG_DIR
 from src.data.io import DataError
 from src.data.schema import SENTIMENTS, STANCES
-from src.fitting import FitContext
-from src.inference import ModelError, load_task_model
+from src.inference.loading import ModelError, load_task_model
+from src.models.fitting import FitContext
 from src.train import train
 from tests.conftest import SMOKE, make_cfg, run_module
 

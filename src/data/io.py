@@ -6,8 +6,10 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from src.core.errors import QawlError
 
-class DataError(ValueError):
+
+class DataError(QawlError):
     """A problem in an input file; the message starts with ``file:line:`` where a line is known."""
 
 

@@ -39,7 +39,7 @@ from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.labelstudio import to_tasks
 from src.data.real import find_phrase
 from src.data.schema import STANCES
-from src.segmentation import split_statements
+from src.text.segmentation import split_statements
 
 CAMP_TARGETS = {"regime": 200, "russia": 150, "opposition": 150}
 # Articles outside this range are too thin to carry voices, or too long to annotate whole.
@@ -112,7 +112,7 @@ def statement_id(article_id: str, index: int) -> str:
 
 def segment(articles: Iterable[Article], actors) -> None:
     """Fill each article's statements with text, offsets, provenance and the attributed speaker."""
-    from src.attribution import Attributor
+    from src.text.attribution import Attributor
 
     for article in articles:
         attribute = Attributor(actors)
@@ -134,7 +134,7 @@ def segment(articles: Iterable[Article], actors) -> None:
 def _cue(text: str, speaker_span: list[int] | None) -> list[int] | None:
     """The speech verb nearest the speaker: the rule attributor finds the pair, not the verb's
     place, so the nearest trigger word is the best pre-annotation it allows."""
-    from src.attribution import _is_trigger, _words
+    from src.text.attribution import _is_trigger, _words
 
     triggers = [(start, end) for start, end, word in _words(text) if _is_trigger(word)]
     if not triggers:
@@ -149,7 +149,7 @@ def _cue(text: str, speaker_span: list[int] | None) -> list[int] | None:
 
 def prescore(articles: list[Article], run: Path) -> str:
     """Add each task's label and probability to every statement; returns the model's name."""
-    from src.inference import load_models
+    from src.inference.loading import load_models
 
     models, _ = load_models(run)
     statements = [s for article in articles for s in article.statements]
@@ -239,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--categories", default=",".join(CATEGORIES),
                         help="pool categories to draw from (comma-separated; '' = uncategorised)")
     args = parser.parse_args(argv)
-    from src.attribution import ActorList
-    from src.inference import ModelError
+    from src.core.errors import ModelError
+    from src.text.attribution import ActorList
 
     try:
         if args.n_articles < 1:

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from src.core.errors import QawlError
+
 # The only inputs this converter has been checked against; anything else is refused.
 BLOB_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
 TOKENIZER_SHA256 = "0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39"
@@ -75,7 +77,7 @@ _EMBEDDING_KEYS = {
 _SUFFIX = {"w": "weight", "b": "bias"}
 
 
-class ConversionError(RuntimeError):
+class ConversionError(QawlError):
     """Anything that stops a conversion; the message is meant for the person running it."""
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from src.fitting import FitContext
-from src.metrics import classification_metrics
-from src.model_card import write_model_card
+from src.evaluation.metrics import classification_metrics
+from src.models.card import write_model_card
+from src.models.fitting import FitContext
 from src.models.pretrained import ModelUnavailableError, PretrainedBert, resolve_model
 from src.models.recipe import save_metrics
 from src.models.tfidf import save_sklearn

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.core.errors import ModelError
 from src.models.recipe import BertRecipe, pick_head
 
 
-class ModelUnavailableError(RuntimeError):
+class ModelUnavailableError(ModelError):
     """The model can be neither found on disk nor fetched; the message says what to run."""
 
 

@@ -7,9 +7,9 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from src.fitting import METRICS_FILE, FitContext
-from src.metrics import compute_metrics_for
-from src.model_card import write_model_card
+from src.evaluation.metrics import compute_metrics_for
+from src.models.card import write_model_card
+from src.models.fitting import METRICS_FILE, FitContext
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 

@@ -3,7 +3,8 @@
 The annotated character spans of the real news statements (``speaker_span``, ``cue_span``;
 data/GUIDELINES.md §8.1) become one tag per token through the fast tokenizer's offsets, and a
 BERT recipe's token-classification model learns them with the Hugging Face Trainer. The best
-checkpoint on dev is the one with the best exact speaker-span F1. ``src.tagging`` reads the export.
+checkpoint on dev is the one with the best exact speaker-span F1. ``src.inference.tagging``
+reads the export.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import numpy as np
 from datasets import Dataset, DatasetDict
 
 from src.data.io import DataError
-from src.fitting import FitContext
-from src.model_card import write_model_card
+from src.inference.tagging import BIO_LABELS, CUE, ENTITIES, SPEAKER, TAGGER_FOLDER
+from src.models.card import write_model_card
+from src.models.fitting import FitContext
 from src.models.recipe import (
     INPUTS,
     BertRecipe,
@@ -27,7 +29,6 @@ from src.models.recipe import (
     trained,
     training_args,
 )
-from src.tagging import BIO_LABELS, CUE, ENTITIES, SPEAKER, TAGGER_FOLDER
 
 # The task is named like its folder, where SpeakerTagger.in_run looks for it.
 SPEAKER_TASK = TAGGER_FOLDER

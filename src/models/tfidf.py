@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from src.fitting import FitContext
-from src.metrics import classification_metrics
-from src.model_card import write_model_card
+from src.evaluation.metrics import classification_metrics
+from src.models.card import write_model_card
+from src.models.fitting import FitContext
 from src.models.recipe import save_metrics
 
 MODEL_FILE = "model.skops"

@@ -1,6 +1,6 @@
 """The rule attributor as a source of speaker and cue spans, shaped as a tagger's output.
 
-``src.attribution.Attributor`` finds a speech verb and the nearest actor-list mention. Three
+``src.text.attribution.Attributor`` finds a speech verb and the nearest actor-list mention. Three
 readings of GUIDELINES §8 that need no actor list come before it or correct it: the name before
 a colon opening a headline («لافروف: ...», §8.5); the source after «عن» of a relay verb
 («نقلت سانا عن مصدر عسكري», §8.4); and a definite or role phrase right after the verb («وقال
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 
-from src.attribution import MATCHING, ActorList, Attributor
-from src.speaker_words import (
+from src.inference.tagging import Span, Tagged
+from src.text.attribution import MATCHING, ActorList, Attributor
+from src.text.speaker_words import (
     ADJECTIVES,
     NOT_SUBJECTS,
     PUNCTUATION,
@@ -32,7 +33,6 @@ from src.speaker_words import (
     verb_gender,
     word_spans,
 )
-from src.tagging import Span, Tagged
 
 RELAY_WINDOW = 8  # words between a relay verb and its «عن»
 HEAD_WORDS = 5  # the longest role phrase read after a verb
@@ -43,7 +43,7 @@ Offsets = tuple[int, int]
 
 class RuleSpans:
     """Speaker and cue spans of one article's statements, read in order so that «وحسب
-    المركز» finds the centre named before; callable like ``src.tagging.SpeakerTagger``."""
+    المركز» finds the centre named before; callable like ``src.inference.tagging.SpeakerTagger``."""
 
     def __init__(self, actors: ActorList) -> None:
         self.actors = actors

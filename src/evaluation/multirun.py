@@ -12,7 +12,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.fitting import METRICS_FILE
+from src.models.fitting import METRICS_FILE
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from src.models.layout import TAGGER_TASK as TAGGER_FOLDER
+
 SPEAKER, CUE = "SPEAKER", "CUE"
 ENTITIES = (SPEAKER, CUE)
 BIO_LABELS = ("O", *(f"{prefix}-{entity}" for entity in ENTITIES for prefix in ("B", "I")))
-TAGGER_FOLDER = "speaker"
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
 from src.data.io import DataError
-from src.normalization import ArabicNormalizer
-from src.speaker_input import SpeakerInput
+from src.models.speaker_input import SpeakerInput
+from src.text.normalization import ArabicNormalizer
 
 METRICS_FILE = "metrics.json"
 
@@ -47,7 +47,7 @@ class FitContext:
     @cached_property
     def actors(self):
         """The project's actor list, read once for every split."""
-        from src.attribution import ActorList
+        from src.text.attribution import ActorList
 
         return ActorList.load()
 

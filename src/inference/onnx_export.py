@@ -10,7 +10,7 @@ import logging
 import warnings
 from pathlib import Path
 
-from src.inference import ONNX_FILES, ONNX_INPUTS
+from src.models.layout import ONNX_FILES, ONNX_INPUTS
 
 
 def export_onnx(folder: Path, int8: bool) -> list[Path]:

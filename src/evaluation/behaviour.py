@@ -17,7 +17,7 @@ import numpy as np
 
 from src.data.io import read_jsonl
 from src.data.paths import DATA_DIR
-from src.normalization import TATWEEL
+from src.text.normalization import TATWEEL
 
 NEGATION_PAIRS = DATA_DIR / "behaviour" / "negation.jsonl"
 ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")

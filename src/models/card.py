@@ -7,8 +7,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from src.fitting import FitContext
-from src.tagging import BIO_LABELS, TAGGER_FOLDER
+from src.inference.tagging import BIO_LABELS, TAGGER_FOLDER
+from src.models.fitting import FitContext
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGGER_TEMPLATE = Path(__file__).parent / "templates" / "tagger_card.md"

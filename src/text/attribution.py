@@ -19,7 +19,7 @@ import yaml
 
 from src.data.paths import DATA_DIR
 from src.data.schema import STANCES
-from src.normalization import ArabicNormalizer
+from src.text.normalization import ArabicNormalizer
 
 ACTORS_FILE = DATA_DIR / "actors.yaml"
 CAMPS = STANCES  # a speaker's camp is the stance label of what they say

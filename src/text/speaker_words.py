@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from src.attribution import ACCORDING_TO, MATCHING, SPEECH_VERBS, STATEMENT_NOUNS, ActorList
-from src.attribution import RANKS as ATTRIBUTOR_RANKS
-from src.attribution import verb_gender as _verb_gender
+from src.text.attribution import ACCORDING_TO, MATCHING, SPEECH_VERBS, STATEMENT_NOUNS, ActorList
+from src.text.attribution import RANKS as ATTRIBUTOR_RANKS
+from src.text.attribution import verb_gender as _verb_gender
 
 MASCULINE, FEMININE, PLURAL = "masculine", "feminine", "plural"
 PUNCTUATION = "\"'«»“”()[].,،؛:!؟?-–—#*"

@@ -4,13 +4,14 @@ The real statements (``source: "real"``) carry their gold speaker, its span, whe
 inherited, and the cue span (GUIDELINES §8.1). Each article is read in order by every speaker
 source (the rule attributor; the run's tagger when it has one) and scored on:
 
-- speaker and cue spans, exact and overlap (``src.metrics.span_scores``);
+- speaker and cue spans, exact and overlap (``src.evaluation.metrics.span_scores``);
 - statement-level speaker accuracy: a statement is right when gold and prediction both have no
   speaker, or when the predicted speaker (named in the statement or inherited) equals the gold
   one after ``MATCHING`` normalisation;
 - camp linking: the gold speaker, linked in its article's context, against the gold stance;
 - stance macro-F1 of the model alone, the actor rule alone and each source's combined decision
-  (``src.speakers.decide``), with paired bootstrap intervals against the best single system.
+  (``src.inference.speakers.decide``), with paired bootstrap intervals against the best single
+  system.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ from functools import partial
 
 import numpy as np
 
-from src.attribution import MATCHING, ActorList
-from src.metrics import (
+from src.evaluation.metrics import (
     bootstrap_interval,
     classification_metrics,
     macro_f1_from_counts,
     span_scores,
 )
-from src.speaker_words import is_joint, is_relay
-from src.speakers import RESOLUTIONS, UNRESOLVED, Article, Reading, Speakers, decide
-from src.tagging import Span, Tagged
+from src.inference.speakers import RESOLUTIONS, UNRESOLVED, Article, Reading, Speakers, decide
+from src.inference.tagging import Span, Tagged
+from src.text.attribution import MATCHING, ActorList
+from src.text.speaker_words import is_joint, is_relay
 
 SPAN_FIELDS = ("article_id", "index", "speaker_span", "speaker_inherited", "cue_span")
 SINGLE = ("model", "actor rule")

@@ -14,27 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from src.config import PROJECT_ROOT
-from src.data.schema import LABELS, TASKS
-from src.normalization import ArabicNormalizer
-from src.speaker_input import SpeakerInput
-
-RUNS_DIR = PROJECT_ROOT / "outputs" / "train" / "runs"
-ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quantized.onnx"}
-ONNX_INPUTS = ("input_ids", "attention_mask")
-
-
-class ModelError(RuntimeError):
-    """A model folder that cannot be used; the message names it and says why."""
-
-
-def task_of(labels: list[str], folder: Path) -> str:
-    for task, names in LABELS.items():
-        if sorted(labels) == sorted(names):
-            return task
-    raise ModelError(f"{folder}: its labels ({', '.join(labels)}) are not Qawl's stance labels "
-                     f"({', '.join(LABELS['stance'])}) or sentiment labels "
-                     f"({', '.join(LABELS['sentiment'])})")
+from src.core.errors import ModelError
+from src.models import layout
+from src.models.layout import ONNX_FILES, ONNX_INPUTS
+from src.models.speaker_input import SpeakerInput
+from src.text.normalization import ArabicNormalizer
 
 
 @dataclass
@@ -150,13 +134,6 @@ class EmbeddingModel(SklearnModel):
                      self.encoder["max_length"], batch_size)
 
 
-def _config(folder: Path) -> tuple[dict, list[str], str]:
-    """``config.json``, its labels in output order, and their task."""
-    config = json.loads((folder / "config.json").read_text())
-    labels = [config["id2label"][str(i)] for i in range(len(config.get("id2label", {})))]
-    return config, labels, task_of(labels, folder)
-
-
 def _token_limit(positions: int, tokenizer, max_length: int | None) -> int:
     """``max_length`` (default: as long as possible) within what the model and tokenizer take."""
     limit = min(positions, tokenizer.model_max_length)
@@ -170,11 +147,10 @@ def _load_transformers(folder: Path, device: str | None, max_length: int | None)
 
     logging.disable_progress_bar()  # keep stderr for what the user must read
 
-    if not any((folder / name).exists()
-               for name in ("model.safetensors", "model.safetensors.index.json")):
+    if not any((folder / name).exists() for name in layout.WEIGHTS):
         raise ModelError(f"{folder}: incomplete model folder, no model.safetensors "
                          "(only safetensors weights are loaded)")
-    _, labels, task = _config(folder)
+    task, labels = layout.saved(folder)
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)
         model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
@@ -197,7 +173,8 @@ def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
         flag = " --int8" if backend == "onnx-int8" else ""
         raise ModelError(f"{folder}: no {ONNX_FILES[backend]} for --backend {backend}; write it "
                          f"with `python -m src.export {folder} --onnx{flag}`")
-    config, labels, task = _config(folder)
+    task, labels = layout.saved(folder)
+    config = json.loads((folder / layout.CONFIG).read_text())
     tokenizer = AutoTokenizer.from_pretrained(folder)
     options = onnxruntime.SessionOptions()
     # onnxruntime sizes its pool by the machine's cores, not the ones this process may use
@@ -214,24 +191,19 @@ def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
 def _load_sklearn(folder: Path) -> TaskModel:
     import skops.io
 
-    path = folder / "model.skops"
+    path = folder / layout.SKOPS
     untrusted = skops.io.get_untrusted_types(file=path)
     if untrusted:
         raise ModelError(f"{path}: holds types that are not trusted by default "
                          f"({', '.join(untrusted)}); refusing to load it")
-    labels_file = folder / "labels.json"
-    if not labels_file.exists():
-        raise ModelError(f"{folder}: incomplete model folder, no labels.json")
-    id2label = json.loads(labels_file.read_text())["id2label"]
-    labels = [id2label[str(i)] for i in range(len(id2label))]
+    task, labels = layout.saved(folder)
     pipeline = skops.io.load(path, trusted=[])
     normalizer = ArabicNormalizer.load(folder)
-    encoder_file = folder / "encoder.json"
-    if encoder_file.exists():
-        return EmbeddingModel(folder=folder, task=task_of(labels, folder), labels=labels,
+    if layout.kind_of(folder) == "embeddings":
+        return EmbeddingModel(folder=folder, task=task, labels=labels,
                               normalizer=normalizer, pipeline=pipeline,
-                              encoder=json.loads(encoder_file.read_text()))
-    return SklearnModel(folder=folder, task=task_of(labels, folder), labels=labels,
+                              encoder=json.loads((folder / layout.ENCODER).read_text()))
+    return SklearnModel(folder=folder, task=task, labels=labels,
                         normalizer=normalizer, pipeline=pipeline)
 
 
@@ -246,12 +218,12 @@ def _load_task_model(folder: Path, device: str | None, max_length: int | None,
                      backend: str) -> TaskModel:
     if not folder.is_dir():
         raise ModelError(f"{folder}: no such model folder")
-    if (folder / "model.skops").exists():
+    if layout.kind_of(folder) != "transformers":
         if backend != "torch":
             raise ModelError(f"{folder}: a scikit-learn model, which has no --backend "
                              f"{backend}; that backend is for transformers models")
         return _load_sklearn(folder)
-    if not (folder / "config.json").exists():
+    if not (folder / layout.CONFIG).exists():
         raise ModelError(f"{folder}: incomplete model folder, no config.json")
     # A folder without normalization.json was trained elsewhere: its text is used as given.
     if backend != "torch":
@@ -259,32 +231,15 @@ def _load_task_model(folder: Path, device: str | None, max_length: int | None,
     return _load_transformers(folder, device, max_length)
 
 
-def newest_run(runs_dir: Path = RUNS_DIR) -> Path:
-    runs = sorted((p for p in runs_dir.glob("*") if any((p / t).is_dir() for t in TASKS)),
-                  key=lambda p: p.stat().st_mtime)
-    if not runs:
-        raise ModelError(f"no trained run under {runs_dir}: train one with "
-                         "`python -m src.train model=tiny` or pass --model")
-    return runs[-1]
-
-
 def load_models(path: Path, device: str | None = None, max_length: int | None = None,
                 backend: str = "torch") -> tuple[dict[str, TaskModel], list[str]]:
-    """The models of a run folder (``stance/``, ``sentiment/``) or of one model folder, and the
-    tasks that are missing."""
-    if not path.exists():
-        raise ModelError(f"{path}: no such model or run folder")
-    if (path / "config.json").exists() or (path / "model.skops").exists():
-        model = load_task_model(path, device, max_length, backend)
-        models = {model.task: model}
-    else:
-        present = [task for task in TASKS if (path / task).is_dir()]
-        if not present:
-            raise ModelError(f"{path}: neither a model folder nor a run folder with "
-                             f"{' or '.join(TASKS)}/ inside")
-        models = {task: load_task_model(path / task, device, max_length, backend)
-                  for task in present}
-        for task, model in models.items():
-            if model.task != task:
-                raise ModelError(f"{model.folder}: holds a {model.task} model, not {task}")
-    return models, [task for task in TASKS if task not in models]
+    """The classifiers of a run folder or of one model folder, by task, and the classifier
+    tasks that are missing (a speaker tagger is read by src.inference.speakers)."""
+    folders = {task: folder for task, folder in layout.model_folders(path).items()
+               if task in layout.CLASSIFIER_TASKS}
+    if not folders:
+        raise ModelError(f"{path}: holds a speaker tagger only, no "
+                         f"{' or '.join(layout.CLASSIFIER_TASKS)} model")
+    models = {task: load_task_model(folder, device, max_length, backend)
+              for task, folder in folders.items()}
+    return models, [task for task in layout.CLASSIFIER_TASKS if task not in models]

@@ -2,9 +2,10 @@
 
 An article is read statement by statement:
 
-1. **Spans.** A learned speaker tagger (``src.tagging.SpeakerTagger``, or any callable from
-   texts to ``Tagged``) or, when there is none, the rule attributor (``src.rule_spans``) gives
-   each statement at most one speaker span and one cue span, as offsets into the statement.
+1. **Spans.** A learned speaker tagger (``src.inference.tagging.SpeakerTagger``, or any callable
+   from texts to ``Tagged``) or, when there is none, the rule attributor
+   (``src.text.rule_spans``) gives each statement at most one speaker span and one cue span, as
+   offsets into the statement.
 2. **Context.** A statement with no speaker span of its own whose cue opens it («وأضاف»,
    «وتابعت», «وأكدوا») continues an earlier speaker (``INHERIT``; GUIDELINES rule 8, §8.2).
 3. **Linking.** The phrase is looked up in the actor list (longest normalised match); of a joint
@@ -24,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from src.attribution import MATCHING, Actor, ActorList
-from src.rule_spans import RuleSpans
-from src.speaker_words import (
+from src.inference.tagging import Span, Tagged
+from src.text.attribution import MATCHING, Actor, ActorList
+from src.text.rule_spans import RuleSpans
+from src.text.speaker_words import (
     COUNTS,
     DOCUMENTS,
     FEMININE,
@@ -47,7 +49,6 @@ from src.speaker_words import (
     opens,
     stem,
 )
-from src.tagging import Span, Tagged
 
 SpanSource = Callable[[list[str]], list[Tagged]]
 
@@ -261,9 +262,9 @@ def _why_unresolved(phrase: str, words: list[str]) -> str:
 
 def tagger_of(run: Path, device: str | None = None):
     """The speaker tagger ``run`` trained (``RUN/speaker/``), or None when it trained none;
-    raises src.inference.ModelError for one that cannot be loaded."""
-    from src.inference import ModelError
-    from src.tagging import SpeakerTagger
+    raises src.inference.loading.ModelError for one that cannot be loaded."""
+    from src.core.errors import ModelError
+    from src.inference.tagging import SpeakerTagger
 
     folder = SpeakerTagger.in_run(run) if Path(run).is_dir() else None
     if folder is None:

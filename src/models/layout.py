@@ -1,0 +1,135 @@
+"""The run-folder contract: every file a run or model folder holds, and what it says.
+
+A *model folder* holds one exported model: a transformers folder (``config.json`` and
+safetensors weights), a scikit-learn folder (``model.skops`` and ``labels.json``) or, for
+frozen-embedding models, a scikit-learn folder with ``encoder.json``. A *run folder*, what
+``python -m src.train`` writes, holds one model folder per task (``stance/``, ``sentiment/``,
+and ``speaker/`` for the speaker tagger) beside its ``config.yaml`` and ``metrics.json``.
+
+Which task a model does is read from what it saved (``finetuning_task`` in ``config.json``,
+``task`` in ``labels.json``), never guessed from its labels, so models trained on a user's own
+labels work everywhere Qawl's do. This module imports nothing heavy: the ONNX predict path and
+``--help`` read it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from src.core.errors import ModelError
+from src.core.paths import PROJECT_ROOT
+
+RUNS_DIR = PROJECT_ROOT / "outputs" / "train" / "runs"
+
+CLASSIFIER_TASKS = ("stance", "sentiment")
+TAGGER_TASK = "speaker"  # the speaker tagger's folder and finetuning_task
+TASK_FOLDERS = (*CLASSIFIER_TASKS, TAGGER_TASK)
+
+CONFIG = "config.json"
+WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
+TOKENIZER = "tokenizer.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
+SKOPS = "model.skops"
+LABELS = "labels.json"
+ENCODER = "encoder.json"
+NORMALIZATION = "normalization.json"
+SPEAKER_INPUT = "speaker_input.json"
+METRICS = "metrics.json"
+CARD = "README.md"
+RUN_CONFIG = "config.yaml"
+CHECKPOINTS = "checkpoints"
+ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quantized.onnx"}
+ONNX_INPUTS = ("input_ids", "attention_mask")
+BACKENDS = ("torch", *ONNX_FILES)
+
+# What an export must hold to be complete, by kind.
+REQUIRED = {"transformers": (CONFIG, WEIGHTS[0], TOKENIZER_CONFIG),
+            "sklearn": (SKOPS, LABELS), "embeddings": (SKOPS, LABELS, ENCODER)}
+
+
+def is_model_folder(path: Path) -> bool:
+    return (path / CONFIG).is_file() or (path / SKOPS).is_file()
+
+
+def is_run_folder(path: Path) -> bool:
+    return path.is_dir() and not is_model_folder(path) and any(
+        is_model_folder(path / task) for task in TASK_FOLDERS)
+
+
+def kind_of(folder: Path) -> str:
+    """transformers, sklearn or embeddings (logistic regression on frozen encoder embeddings)."""
+    if (folder / SKOPS).is_file():
+        return "embeddings" if (folder / ENCODER).is_file() else "sklearn"
+    return "transformers"
+
+
+def missing_files(folder: Path) -> list[str]:
+    """The files an export of this kind must hold and ``folder`` lacks."""
+    return [name for name in REQUIRED[kind_of(folder)] if not (folder / name).is_file()]
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"{path.parent}: incomplete model folder, no {path.name}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelError(f"{path}: not valid JSON ({err})") from None
+
+
+def saved(folder: Path) -> tuple[str, list[str]]:
+    """The task a model folder was trained for and its labels in output order."""
+    if kind_of(folder) == "transformers":
+        config = _json(folder / CONFIG)
+        task, id2label = config.get("finetuning_task"), config.get("id2label") or {}
+        where = f"{folder / CONFIG}: finetuning_task"
+    else:
+        saved_labels = _json(folder / LABELS)
+        task, id2label = saved_labels.get("task"), saved_labels.get("id2label") or {}
+        where = f"{folder / LABELS}: task"
+    if task not in TASK_FOLDERS:
+        raise ModelError(f"{where} is {task!r}, expected one of {', '.join(TASK_FOLDERS)} (set "
+                         "it to the task the model was trained for)")
+    try:
+        labels = [id2label[str(i)] for i in range(len(id2label))]
+    except KeyError:
+        raise ModelError(f"{folder}: id2label is not numbered 0..{len(id2label) - 1}") from None
+    return task, labels
+
+
+def model_folders(path: Path) -> dict[str, Path]:
+    """The model folders of a run folder, or of one model folder, by the task each saved; a
+    run's task folder must hold a model of that task."""
+    if not path.exists():
+        raise ModelError(f"{path}: no such model or run folder")
+    if is_model_folder(path):
+        return {saved(path)[0]: path}
+    folders = {task: path / task for task in TASK_FOLDERS if is_model_folder(path / task)}
+    if not folders:
+        raise ModelError(f"{path}: neither a model folder nor a run folder with "
+                         f"{' or '.join(CLASSIFIER_TASKS)}/ inside")
+    for task, folder in folders.items():
+        found = saved(folder)[0]
+        if found != task:
+            raise ModelError(f"{folder}: holds a {found} model, not {task}")
+    return folders
+
+
+def runs_in(folder: Path) -> list[Path]:
+    """The run folders directly inside ``folder`` (a multirun or runs folder), oldest name
+    first; empty for a run or a model folder."""
+    if not folder.is_dir() or is_model_folder(folder) or is_run_folder(folder):
+        return []
+    return sorted((p for p in folder.iterdir() if is_run_folder(p)),
+                  key=lambda p: (len(p.name), p.name))
+
+
+def newest_run(runs_dir: Path = RUNS_DIR) -> Path:
+    """The most recently written run under ``runs_dir``."""
+    runs = sorted((p for p in runs_dir.glob("*") if is_run_folder(p)),
+                  key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise ModelError(f"no trained run under {runs_dir}: train one with "
+                         "`python -m src.train model=tiny` or name a run folder")
+    return runs[-1]
