@@ -9,6 +9,12 @@ BIN := $(VENV)/bin
 .PHONY: setup test lint data train
 
 setup:
+	@# Chromium renders the predict HTML page in a test; DejaVu gives it Arabic glyphs.
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" -eq 0 ]; then \
+		apt-get update -q && \
+		apt-get install -y --no-install-recommends chromium fonts-dejavu-core; \
+	else echo "note: no chromium (installed only as root with apt-get): its test skips"; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -e ".[dev]" -c constraints.txt

@@ -26,8 +26,8 @@ from src.core.config import CONFIG_DIR
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 from src.data.schema import LABELS, TASKS
-from src.evaluate import attribute_in_context
 from src.evaluation.metrics import bootstrap_interval, macro_f1_from_counts
+from src.evaluation.report import attribute_in_context
 
 MIXES = {"(a) authored + seed": "[authored,seed]", "(b) real": "[real]",
          "(c) all": "[real,authored,seed]"}

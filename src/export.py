@@ -1,14 +1,17 @@
 """ONNX copies of a run's models, and publishing them on the Hugging Face Hub.
 
-    python -m src.export RUN_DIR --onnx [--int8]
-    python -m src.export RUN_DIR --push-to-hub ORG/NAME [--task stance] [--private] [--dry-run]
+    python -m src.export [--run-dir RUN] --onnx [--int8]
+    python -m src.export [--run-dir RUN] --push-to-hub ORG/NAME [--task stance] [--private]
+                         [--dry-run]
 
---onnx writes ``onnx/model.onnx`` into each transformers model folder of the run (and, with
---int8, the dynamically quantised ``onnx/model_quantized.onnx``), which ``python -m src.predict
---backend onnx`` (or ``onnx-int8``) uses. With --push-to-hub each task folder of the run becomes
-its own model repository, ``ORG/NAME-stance`` and ``ORG/NAME-sentiment`` (or ``ORG/NAME`` when
-one task is exported), so that ``pipeline("text-classification", model="ORG/NAME-stance")`` works
-as it does on the folder. Given both, the ONNX files are written first and uploaded too.
+The run is the newest under outputs/train/runs unless --run-dir (or --model) names a run folder
+or one model folder. --onnx writes ``onnx/model.onnx`` into each transformers model folder of the
+run (and, with --int8, the dynamically quantised ``onnx/model_quantized.onnx``), which
+``python -m src.predict --backend onnx`` (or ``onnx-int8``) and ``python -m src.evaluate
+backend=onnx`` use. With --push-to-hub each task folder of the run becomes its own model
+repository, ``ORG/NAME-stance`` and ``ORG/NAME-sentiment`` (or ``ORG/NAME`` when one task is
+exported), so that ``pipeline("text-classification", model="ORG/NAME-stance")`` works as it does
+on the folder. Given both, the ONNX files are written first and uploaded too.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from src.core.errors import ExportError, ModelError, QawlError, reported
+from src.core.errors import ExportError, ModelError, reported
 from src.data.schema import TASKS
 from src.models import layout
+from src.models.layout import newest_run
 
 # Beside what each kind of export needs (src.models.layout.REQUIRED).
 COMMON_FILES = (layout.CARD, layout.NORMALIZATION, layout.METRICS)
@@ -55,15 +59,28 @@ def repo_ids(name: str, folders: dict[str, Path]) -> dict[str, str]:
     return {task: f"{name}-{task}" for task in folders}
 
 
+def uploaded_files(folder: Path) -> list[str]:
+    """The files ``upload_folder`` sends of ``folder``, sub-folders (``onnx/``) included, as it
+    chooses them: every file but those of its ignore patterns (``.git/``, the hub's cache)."""
+    from huggingface_hub.utils import DEFAULT_IGNORE_PATTERNS, filter_repo_objects
+
+    files = [p.relative_to(folder).as_posix() for p in sorted(folder.glob("**/*")) if p.is_file()]
+    return list(filter_repo_objects(files, ignore_patterns=DEFAULT_IGNORE_PATTERNS))
+
+
 def push(folder: Path, repo_id: str, private: bool) -> str:
     from huggingface_hub import HfApi, constants
 
     if constants.is_offline_mode():
         raise ExportError("cannot push: HF_HUB_OFFLINE is set (unset it on a machine with access)")
     api = HfApi()
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id,
-                               commit_message="Upload Qawl model")
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id,
+                                   commit_message="Upload Qawl model")
+    except Exception as err:  # the hub's: authentication, network, permissions
+        raise ExportError(f"{folder} -> {repo_id}: upload failed: {type(err).__name__}: "
+                          f"{err}") from err
     return commit.commit_url
 
 
@@ -75,7 +92,14 @@ def write_onnx(folders: dict[str, Path], int8: bool) -> None:
             raise ExportError(f"{folder}: a scikit-learn model; --onnx exports transformers "
                               "models only")
     for folder in folders.values():
-        for path in export_onnx(folder, int8):
+        try:
+            written = export_onnx(folder, int8)
+        except Exception as err:  # the exporter's and the quantiser's: an operator, a shape
+            # Their reports run to pages; the first line names the cause.
+            cause = str(err).splitlines()[0] if str(err) else ""
+            raise ExportError(f"{folder}: ONNX export failed: {type(err).__name__}: "
+                              f"{cause}") from err
+        for path in written:
             print(f"{path} ({path.stat().st_size / 2**20:.1f} MiB)")
 
 
@@ -83,7 +107,9 @@ def write_onnx(folders: dict[str, Path], int8: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="a run folder, or one task's model folder")
+    parser.add_argument("--run-dir", "--model", dest="run_dir", type=Path, metavar="DIR",
+                        help="a run folder (stance/, sentiment/) or one model folder "
+                             "(default: the newest run under outputs/train/runs)")
     parser.add_argument("--onnx", action="store_true",
                         help="write onnx/model.onnx into each transformers model folder")
     parser.add_argument("--int8", action="store_true",
@@ -100,23 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.int8 and not args.onnx:
         parser.error("--int8 goes with --onnx")
     tasks = TASKS if args.task == "both" else (args.task,)
-    try:
-        folders = task_folders(args.run_dir, tasks)
-        if args.onnx:
-            write_onnx(folders, args.int8)
-        for task, repo_id in (repo_ids(args.push_to_hub, folders).items()
-                              if args.push_to_hub else ()):
-            folder = folders[task]
-            if args.dry_run:
-                files = sorted(p.name for p in folder.iterdir() if p.is_file())
-                print(f"{folder} -> {repo_id}: {', '.join(files)}")
-            else:
-                print(f"{folder} -> {push(folder, repo_id, args.private)}")
-    except QawlError:
-        raise
-    except Exception as err:  # hub errors: authentication, network, permissions
-        print(f"error: upload failed: {type(err).__name__}: {err}", file=sys.stderr)
-        return 2
+    run_dir = args.run_dir
+    if run_dir is None:
+        run_dir = newest_run()
+        print(f"using model {run_dir}", file=sys.stderr)
+    folders = task_folders(run_dir, tasks)
+    if args.onnx:
+        write_onnx(folders, args.int8)
+    for task, repo_id in (repo_ids(args.push_to_hub, folders).items()
+                          if args.push_to_hub else ()):
+        folder = folders[task]
+        if args.dry_run:
+            print(f"{folder} -> {repo_id}: {', '.join(uploaded_files(folder))}")
+        else:
+            print(f"{folder} -> {push(folder, repo_id, args.private)}")
     return 0
 
 

@@ -2,9 +2,10 @@
 
     python -m src.predict FILE [FILE ...]      # articles; '-' reads standard input
     python -m src.predict --lines FILE         # one statement per line
-    python -m src.predict --model RUN_OR_MODEL_DIR --format jsonl FILE > out.jsonl
-    python -m src.predict --backend onnx-int8 FILE  # after python -m src.export RUN --onnx --int8
+    python -m src.predict --run-dir RUN_OR_MODEL_DIR --format jsonl FILE > out.jsonl
+    python -m src.predict --backend onnx-int8 FILE  # after src.export --run-dir RUN --onnx --int8
     python -m src.predict --stance model FILE  # the stance model alone, speakers still shown
+    python -m src.predict --format html article.txt > out.html  # the article, highlighted
 
 Each row: file, index, start/end character offsets into the input, text; who speaks it
 (src.inference.speakers): speaker, speaker_start/speaker_end (offsets into the input; null when
@@ -33,10 +34,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m src.predict", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", help="text files; '-' for standard input")
-    parser.add_argument("--model", type=Path,
+    parser.add_argument("--run-dir", "--model", dest="run_dir", type=Path, metavar="DIR",
                         help="a run folder (stance/, sentiment/) or one model folder "
                              "(default: the newest run under outputs/train/runs)")
-    parser.add_argument("--format", choices=("table", "jsonl", "csv"),
+    parser.add_argument("--format", choices=("table", "jsonl", "csv", "html"),
                         help="default: table on a terminal, jsonl when piped")
     parser.add_argument("--lines", action="store_true",
                         help="one statement per line: no sentence splitting")
@@ -52,7 +53,7 @@ def parse_args(argv):
     parser.add_argument("--backend", choices=BACKENDS, default="torch",
                         help="onnx: onnxruntime on the model's onnx/model.onnx (fp32); onnx-int8: "
                              "on onnx/model_quantized.onnx; both written by python -m src.export "
-                             "RUN --onnx [--int8] (default: torch)")
+                             "--run-dir RUN --onnx [--int8] (default: torch)")
     parser.add_argument("--encoding", default="utf-8", help="of the input files")
     return parser.parse_args(argv)
 
@@ -61,20 +62,18 @@ def parse_args(argv):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from src.inference.formats import write_rows
-    from src.inference.loading import usable_cores
-    from src.inference.rows import models_for, rows_for, score, speakers_for
-    from src.inference.statements import ARABIC, Statement, find_statements, read_text
+    from src.inference.rows import check_sizes, models_for, rows_for, score, speakers_for
+    from src.inference.statements import Statement, find_statements, read_text
+    from src.text.letters import ARABIC
     from src.text.segmentation import split_lines, split_statements
 
-    models, run = models_for(args.model, args.device, args.max_length, args.backend)
-    speakers = speakers_for(run, args.device)
-
-    import torch
-
-    torch.set_num_threads(usable_cores())
+    check_sizes(args.batch_size, args.max_length)
+    models, run = models_for(args.run_dir, args.device, args.max_length, args.backend)
+    speakers = speakers_for(run, args.device, args.backend)
     split = split_lines if args.lines else split_statements
     failed = False
     statements: list[Statement] = []
+    texts: dict[str, str] = {}  # for html, which shows them
     for name in args.files:
         try:
             text = read_text(name, args.encoding)
@@ -82,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             error(str(err))
             failed = True
             continue
+        texts[name] = text
         found = find_statements(name, text, split, speakers)
         if not found:
             warn(f"{name}: empty file, nothing to predict")
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = score(statements, models, args.batch_size, advance) if statements else {}
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     write_rows(rows_for(statements, models, scores, args.all_scores, args.stance), fmt,
-               sys.stdout, args.all_scores)
+               sys.stdout, args.all_scores, texts)
     return USAGE if failed else 0
 
 

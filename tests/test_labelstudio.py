@@ -468,3 +468,53 @@ def test_inherited_tick_needs_a_name() -> None:
          "value": {"choices": ["speaker_inherited"]}}]}]}
     with pytest.raises(DataError, match="no inherited speaker is written"):
         from_export([task], "export.json")
+
+
+# --- duplicated and malformed ids, deep nesting -----------------------------------------------
+
+
+def labelled_task(task_id: int, stance: str, when: str | None) -> dict:
+    annotation: dict = {"result": choices(stance, "neutral")}
+    if when is not None:
+        annotation["updated_at"] = when
+    return {"id": task_id, "data": {"id": "x", "text": "نص"}, "annotations": [annotation]}
+
+
+@pytest.mark.parametrize(
+    ("times", "kept"),
+    [
+        (("2024-05-02T09:00:00Z", "2024-05-01T09:00:00Z"), ("russia", 0, 100)),
+        (("2024-05-01T09:00:00Z", "2024-05-02T09:00:00Z"), ("regime", 2, 104)),
+        ((None, None), ("regime", 2, 104)),
+    ],
+)
+def test_same_data_id_twice_keeps_the_latest_and_says_so(
+    capsys: pytest.CaptureFixture[str], times: tuple, kept: tuple
+) -> None:
+    first, last = labelled_task(100, "russia", times[0]), labelled_task(104, "regime", times[1])
+    records = from_export([first, *task_with(id="y", text="نص آخر"), last], "e.json")
+    assert [(r["id"], r["stance"]) for r in records] == [("x", kept[0]), ("y", "none")]
+    err = capsys.readouterr().err
+    assert err.startswith("warning: e.json: data.id 'x' is in task 0 (Label Studio id 100) and "
+                          "task 2 (Label Studio id 104)")
+    assert f"kept task {kept[1]} (Label Studio id {kept[2]})" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("bad_id", [["x"], {"id": "x"}])
+def test_list_or_dict_id_names_the_task(bad_id: object) -> None:
+    with pytest.raises(DataError) as caught:
+        from_export(task_with(id=bad_id, text="نص"), "e.json")
+    message = str(caught.value)
+    assert message.startswith("e.json: task 0 (Label Studio id 7): expected data.id to be a "
+                              "string or a number, got ")
+    assert "\n" not in message
+
+
+def test_deeply_nested_export_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    export = tmp_path / "export.json"
+    export.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert main(["import", str(export), str(tmp_path / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {export}: JSON nested too deeply (expected a list of tasks)\n"

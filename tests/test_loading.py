@@ -55,8 +55,8 @@ def test_csv_with_column_mapping_values_and_split_fractions(table):
     assert again["test"]["text"] == data["test"]["text"]
 
 
-def test_unknown_label_names_file_and_row(table):
-    with pytest.raises(DataError, match=r"mine\.csv: row 1: unknown stance 'Favor'"):
+def test_unknown_label_names_file_and_line(table):
+    with pytest.raises(DataError, match=r"mine\.csv:2: unknown stance 'Favor'"):
         load_splits({"train": str(table)}, text_column="tweet",
                     label_columns={"stance": "Stance"},
                     labels={"stance": ["favor", "against", "none"]},
@@ -78,3 +78,17 @@ def test_configuration_errors(table, kwargs, message):
 def test_missing_train_file(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         load_splits({"train": str(tmp_path / "absent.jsonl")})
+
+
+@pytest.mark.parametrize(("name", "content", "line"), [
+    # a quoted text over two lines, then a blank line: the third row is on line 6
+    ("multi.csv", 'text,stance\n"سطر أول\nوسطر ثان",none\n\nنص,none\nنص آخر,nonee\n', 6),
+    ("gaps.jsonl", '{"text": "نص", "stance": "none"}\n\n\n{"text": "آخر", "stance": "nonee"}\n',
+     4),
+])
+def test_messages_name_the_line_of_the_row(tmp_path, name, content, line):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=rf"{name}:{line}: unknown stance 'nonee'"):
+        load_splits({"train": str(path)}, labels={"stance": ["none", "regime"]},
+                    split_fractions={"dev": 0.25, "test": 0.25})

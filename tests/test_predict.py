@@ -23,7 +23,7 @@ def cli(capsys, tiny_run):
     """Run the predict command in this process; returns (exit code, stdout, stderr)."""
 
     def run(*args, model=None):
-        code = predict.main([*map(str, args), "--model", str(model or tiny_run[0])])
+        code = predict.main([*map(str, args), "--run-dir", str(model or tiny_run[0])])
         out, err = capsys.readouterr()
         return code, out, err
 

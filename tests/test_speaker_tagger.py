@@ -11,7 +11,7 @@ from datasets import Dataset, DatasetDict
 
 from src.core.paths import PROJECT_ROOT
 from src.data.io import DataError
-from src.inference.tagging import BIO_LABELS, CUE, SPEAKER, Span, SpeakerTagger, best_spans
+from src.inference.tagging import BIO_LABELS, CUE, SPEAKER, SpeakerTagger, best_spans
 from src.models.speaker_tagger import (
     IGNORED,
     annotated_splits,
@@ -20,6 +20,7 @@ from src.models.speaker_tagger import (
     span_metrics,
 )
 from src.models.tiny import SPECIAL_TOKENS, train_wordpiece
+from src.text.tagged import Span
 from src.train import tasks_of, train
 from tests.conftest import make_cfg, record, run_module
 
@@ -52,12 +53,16 @@ def char_span(text: str, phrase: str | None) -> list[int] | None:
 def real_rows(split: str, repeat: int = 1) -> list[dict]:
     return [record(id=f"real-{split}-{i}-{k}", text=text, source="real", speaker=speaker,
                    speaker_span=char_span(text, speaker), cue_span=char_span(text, cue),
-                   speaker_inherited=False, clutter=False, split=split)
+                   speaker_inherited=False, clutter=False, split=split,
+                   # two classes of each: task=all trains the classifiers too
+                   stance=("none", "regime")[i % 2], sentiment=("neutral", "negative")[i % 2])
             for k in range(repeat) for i, (text, speaker, cue) in enumerate(STATEMENTS)]
 
 
 def data_overrides(folder: Path) -> list[str]:
-    return [f"data.files.{split}={folder / f'{split}.jsonl'}" for split in ("train", "dev", "test")]
+    # The splits share their statements on purpose.
+    return ["data.allow_overlap=true", *(f"data.files.{split}={folder / f'{split}.jsonl'}"
+                                         for split in ("train", "dev", "test"))]
 
 
 def write_splits(folder: Path, rows: dict[str, list]) -> list[str]:

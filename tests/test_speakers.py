@@ -11,14 +11,14 @@ from src.core.config import CONFIG_DIR
 from src.data.io import read_jsonl
 from src.data.paths import SPLIT_FILES
 from src.data.schema import STANCES
-from src.evaluate import evaluate, paired_difference
+from src.evaluation.report import evaluate, paired_difference
 from src.evaluation.speakers import evaluate_speakers, gold_readings, read_articles, real_articles
 from src.inference.rows import FIELDS as OUTPUT_FIELDS
 from src.inference.speakers import Speakers, decide
-from src.inference.tagging import Span, Tagged
 from src.text.attribution import ActorList
 from src.text.rule_spans import RuleSpans
 from src.text.speaker_words import FEMININE, MASCULINE, PLURAL, cue_agreement
+from src.text.tagged import Span, Tagged
 
 
 @pytest.fixture(scope="module")
@@ -328,7 +328,7 @@ def run_predict(capsys, *args) -> tuple[int, str, str]:
 def test_predict_prints_who_speaks_with_offsets_into_the_file(stance_run, tmp_path, capsys):
     path = tmp_path / "article.txt"
     path.write_text(ARTICLE, encoding="utf-8")
-    code, out, err = run_predict(capsys, path, "--model", stance_run, "--format", "jsonl")
+    code, out, err = run_predict(capsys, path, "--run-dir", stance_run, "--format", "jsonl")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert all(list(row) == list(OUTPUT_FIELDS) for row in rows)
@@ -344,7 +344,7 @@ def test_predict_prints_who_speaks_with_offsets_into_the_file(stance_run, tmp_pa
     assert rows[1]["speaker_start"] is None and rows[1]["speaker_end"] is None
     assert ARTICLE[rows[2]["speaker_start"]:rows[2]["speaker_end"]] == "مصادر خاصة"
 
-    code, out, _ = run_predict(capsys, path, "--model", stance_run, "--format", "csv",
+    code, out, _ = run_predict(capsys, path, "--run-dir", stance_run, "--format", "csv",
                                "--stance", "model")
     table = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and list(table[0]) == list(OUTPUT_FIELDS)
@@ -359,7 +359,7 @@ def test_predict_uses_the_run_tagger(stance_run, tmp_path, capsys, monkeypatch):
     path = tmp_path / "article.txt"
     text = "وقال سيرغي لافروف إن الهدنة صامدة.\nوأضاف «لن نسمح بتكرار الخروقات».\n"
     path.write_text(text, encoding="utf-8")
-    code, out, err = run_predict(capsys, path, "--model", stance_run, "--format", "jsonl")
+    code, out, err = run_predict(capsys, path, "--run-dir", stance_run, "--format", "jsonl")
     assert code == 0 and "speakers from the tagger in" in err
     first, second = (json.loads(line) for line in out.splitlines())
     assert text[first["speaker_start"]:first["speaker_end"]] == "سيرغي لافروف"
@@ -381,7 +381,7 @@ def test_a_tagger_that_cannot_load_is_a_clear_error(stance_run, tmp_path, capsys
     monkeypatch.setattr(src.inference.tagging, "SpeakerTagger", BrokenTagger)
     path = tmp_path / "a.txt"
     path.write_text("قال لافروف إن الحل سياسي\n", encoding="utf-8")
-    code, out, err = run_predict(capsys, path, "--model", stance_run)
+    code, out, err = run_predict(capsys, path, "--run-dir", stance_run)
     assert code == 2 and out == ""
     assert f"{stance_run / 'speaker'}: the speaker tagger could not be loaded" in err
     assert "Traceback" not in err
@@ -403,7 +403,8 @@ def test_predict_with_a_tiny_trained_tagger(stance_run, tmp_path, capsys):
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1,
                         num_attention_heads=1, intermediate_size=16, max_position_embeddings=128,
                         num_labels=len(BIO_LABELS), id2label=dict(enumerate(BIO_LABELS)),
-                        label2id={label: i for i, label in enumerate(BIO_LABELS)})
+                        label2id={label: i for i, label in enumerate(BIO_LABELS)},
+                        finetuning_task="speaker")  # what the run-folder contract reads
     model = BertForTokenClassification(config)
     with torch.no_grad():  # every token inside a speaker span: one span per statement
         model.classifier.weight.zero_()
@@ -413,7 +414,7 @@ def test_predict_with_a_tiny_trained_tagger(stance_run, tmp_path, capsys):
     tokenizer.save_pretrained(run / "speaker")
     path = tmp_path / "article.txt"
     path.write_text(ARTICLE, encoding="utf-8")
-    code, out, err = run_predict(capsys, path, "--model", run, "--format", "jsonl")
+    code, out, err = run_predict(capsys, path, "--run-dir", run, "--format", "jsonl")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 3 and all(row["speaker_start"] is not None for row in rows)
@@ -429,8 +430,8 @@ def test_evaluate_reports_the_speaker_section(stance_run, tmp_path, monkeypatch,
     out = tmp_path / "eval"
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("eval", overrides=[f"paths.output_dir={out}", "bootstrap_resamples=50",
-                                         f"run_dir={stance_run}", f"data.test_file={test_file}",
-                                         f"data.train_file={train_file}"])
+                                         f"run_dir={stance_run}", f"data.files.test={test_file}",
+                                         f"data.files.train={train_file}"])
     results = evaluate(cfg)
     speakers = results["speakers"]
     assert set(speakers["attribution"]) == {"rules", "tagger"}

@@ -1,6 +1,7 @@
 """Training tests compose the real config, shrink it, and call ``train(cfg)``."""
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -17,6 +18,22 @@ from tests.conftest import SMOKE, make_cfg, run_module
 
 EXPERIMENTS = sorted(p.stem for p in Path(CONFIG_DIR, "experiment").glob("*.yaml"))
 MODELS = sorted(p.stem for p in Path(CONFIG_DIR, "model").glob("*.yaml"))
+# What the libraries print during a run unless log_level asks for it.
+NOISE = ("Generating train split", "Casting the dataset", "pin_memory", "Writing model shards",
+         "LOAD REPORT", "{'loss'", "'eval_macro_f1'")
+
+
+@pytest.fixture(scope="module")
+def local_bert(tmp_path_factory) -> Path:
+    """A small BERT saved as a checkpoint folder: the pretrained path, offline."""
+    from src.models.tiny import TinyBert
+
+    tokenizer, model = TinyBert(hidden_size=32, num_attention_heads=2, intermediate_size=64,
+                                num_hidden_layers=1).build(["a", "b"], ["نص للتجربة"] * 20)
+    folder = tmp_path_factory.mktemp("local-bert")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
 
 
 def test_tiny_run_exports_complete_hugging_face_folders(tiny_run):
@@ -133,22 +150,72 @@ def test_tfidf_run_has_the_same_metrics_shape_and_a_skops_model(tmp_path):
             load_task_model(folder, backend="onnx")
 
 
-def test_local_folder_takes_the_pretrained_path(tmp_path):
-    from src.models.tiny import TinyBert
-
-    tokenizer, model = TinyBert(hidden_size=32, num_attention_heads=2, intermediate_size=64,
-                                num_hidden_layers=1).build(["a", "b"], ["نص للتجربة"] * 20)
-    local = tmp_path / "local-bert"
-    model.save_pretrained(local)
-    tokenizer.save_pretrained(local)
+def test_local_folder_takes_the_pretrained_path(tmp_path, local_bert):
     run_dir = tmp_path / "run"
-    metrics = train(make_cfg(run_dir, "model=camelbert_msa", f"model.name_or_path={local}",
+    metrics = train(make_cfg(run_dir, "model=camelbert_msa", f"model.name_or_path={local_bert}",
                              "trainer=cpu_smoke", "data.max_samples=48", "task=sentiment"))
     assert set(metrics) == {"sentiment"}
     config = json.loads((run_dir / "sentiment" / "config.json").read_text())
     assert list(config["id2label"].values()) == list(SENTIMENTS)
     assert "base_model" not in yaml.safe_load((run_dir / "sentiment" / "README.md")
                                               .read_text().split("---")[1])
+
+
+@pytest.mark.slow
+def test_run_shows_progress_and_a_summary_and_log_level_info_the_detail(tmp_path, monkeypatch,
+                                                                        local_bert):
+    # The tests' environment turns the datasets bars off; the command must do it itself.
+    monkeypatch.delenv("HF_DATASETS_DISABLE_PROGRESS_BARS", raising=False)
+    # A checkpoint folder loads through from_pretrained, which prints the load report of the new
+    # head; use_cpu=false leaves pin_memory to the run, as on any machine without a GPU.
+    common = ("model=camelbert_msa", f"model.name_or_path={local_bert}", "trainer=cpu_smoke",
+              "data.max_samples=48", "trainer.args.num_train_epochs=1",
+              "trainer.args.use_cpu=false")
+    run_dir = tmp_path / "quiet"
+    # Fresh datasets caches: a cached split is not generated again, so it would print nothing.
+    quiet = run_module("-m", "src.train", *common, f"hydra.run.dir={run_dir}",
+                       env={"HF_DATASETS_CACHE": str(tmp_path / "quiet-cache")})
+    assert quiet.returncode == 0, quiet.stderr
+    for noise in (*NOISE, "Traceback"):
+        assert noise not in quiet.stdout + quiet.stderr, noise
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert [line.split() for line in quiet.stdout.splitlines()] == [
+        ["task", "dev", "macro-F1", "test", "macro-F1"],
+        *([task, *(f"{metrics[task][split]['macro_f1']:.4f}" for split in ("dev", "test"))]
+          for task in ("stance", "sentiment")),
+        ["run:", str(run_dir)],
+    ]
+    # stderr is a pipe, not a terminal: one line per epoch instead of a redrawn bar.
+    assert "\r" not in quiet.stderr
+    for task in ("stance", "sentiment"):
+        (line,) = [line for line in quiet.stderr.splitlines() if line.startswith(f"{task}:")]
+        assert line.startswith(f"{task}: epoch 1/1  loss ") and " dev macro_f1 " in line
+
+    detailed = run_module("-m", "src.train", *common, "task=sentiment", "log_level=info",
+                          f"hydra.run.dir={tmp_path / 'detailed'}",
+                          env={"HF_DATASETS_CACHE": str(tmp_path / "detailed-cache")})
+    assert detailed.returncode == 0, detailed.stderr
+    assert "{'loss'" in detailed.stdout and "'eval_macro_f1'" in detailed.stdout
+    assert "LOAD REPORT" in detailed.stderr and "Generating train split" in detailed.stderr
+
+
+def test_unknown_log_level_is_a_clear_error(tmp_path):
+    with pytest.raises(DataError, match="log_level=loud: expected one of debug, info, warning"):
+        train(make_cfg(tmp_path, "model=tfidf", "log_level=loud"))
+
+
+def test_summary_table_has_a_column_per_split_and_headline():
+    from src.train import summary_table
+
+    table = summary_table({"stance": {"dev": {"macro_f1": 0.5}, "test": {"macro_f1": 0.25}},
+                           "speaker": {"dev": {"speaker_exact_f1": 0.75},
+                                       "test": {"speaker_exact_f1": 0.125}}})
+    assert [line.split() for line in table.splitlines()] == [
+        ["task", "dev", "macro-F1", "dev", "speaker", "exact-F1", "test", "macro-F1", "test",
+         "speaker", "exact-F1"],
+        ["stance", "0.5000", "—", "0.2500", "—"],
+        ["speaker", "—", "0.7500", "—", "0.1250"],
+    ]
 
 
 def test_unreachable_hub_model_fails_fast_with_one_message(tmp_path):
@@ -263,7 +330,7 @@ def test_two_process_torchrun_matches_one_process(tmp_path):
     for split in ("dev", "test"):
         assert abs(one[split]["macro_f1"] - two[split]["macro_f1"]) <= 0.15
     assert (tmp_path / "two" / "stance" / "model.safetensors").is_file()
-    assert double.stdout.count("outputs:") == 1, "only the main process reports"
+    assert double.stdout.count("run:") == 1, "only the main process reports"
 
 
 def test_tiny_tokenizer_learns_a_real_vocabulary():
@@ -278,3 +345,170 @@ def test_tiny_tokenizer_learns_a_real_vocabulary():
     assert tokenizer.tokenize("المتحدثين") == ["المتحدث", "##ين"]
     # The same texts give the same vocabulary, whatever the process.
     assert train_wordpiece(texts, vocab_size=200).get_vocab() == tokenizer.get_vocab()
+
+
+# --- one run, one model per folder; resume continues the run as it was configured ---------
+
+# A tfidf run of both tasks on a sample: a second or two of fitting.
+SMALL_TFIDF = ("model=tfidf", "data.max_samples=60")
+HYDRA_RECORD = ("config.yaml", "hydra.yaml", "overrides.yaml")
+
+
+@pytest.fixture(scope="module")
+def command_run(tmp_path_factory) -> Path:
+    """A run made by the command: Hydra writes .hydra/ into the folder before training starts."""
+    run_dir = tmp_path_factory.mktemp("command") / "run"
+    result = run_module("-m", "src.train", *SMALL_TFIDF, f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def copy_of(run_dir: Path, tmp_path: Path) -> tuple[Path, dict[str, bytes]]:
+    """A copy of ``run_dir`` to change, and the bytes of its record."""
+    import shutil
+
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    record = {name: (copy / name).read_bytes() for name in ("config.yaml", "metrics.json")}
+    record.update({f".hydra/{name}": (copy / ".hydra" / name).read_bytes()
+                   for name in HYDRA_RECORD})
+    return copy, record
+
+
+def unchanged(run_dir: Path, record: dict[str, bytes]) -> bool:
+    return all((run_dir / name).read_bytes() == content for name, content in record.items())
+
+
+def test_a_run_folder_that_holds_files_is_refused_without_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    # What Hydra writes before the task starts does not count.
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "config.yaml").write_text("task: stance\n")
+    (run_dir / "train.log").write_text("")
+    overrides = (*SMALL_TFIDF, "task=stance")
+    train(make_cfg(run_dir, *overrides))
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    with pytest.raises(ModelError) as refused:
+        train(make_cfg(run_dir, *overrides, "task=sentiment"))
+    message = str(refused.value)
+    assert message.startswith(f"{run_dir}: not empty (config.yaml, metrics.json, stance); ")
+    assert "train into a new folder" in message and "resume=true" in message
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
+
+
+@pytest.mark.slow  # the command in a subprocess, refused before it loads any data
+def test_training_into_a_used_run_folder_exits_2_and_leaves_it_alone(command_run, tmp_path):
+    run_dir, record = copy_of(command_run, tmp_path)
+    result = run_module("-m", "src.train", *SMOKE, "task=stance", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith(f"error: {run_dir}: not empty (") and "resume=true" in line
+    assert not (run_dir / "stance" / "model.safetensors").exists()
+    assert unchanged(run_dir, {name: data for name, data in record.items()
+                               if not name.startswith(".hydra")})
+
+
+def test_a_model_is_never_saved_over_a_model_of_another_kind(tmp_path):
+    from hydra.utils import instantiate
+
+    from src.models.recipe import save_trained
+
+    cfg = make_cfg(tmp_path, *SMALL_TFIDF)
+    folder = tmp_path / "stance"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"finetuning_task": "stance"}')
+    (folder / "model.safetensors").write_bytes(b"")
+    ctx = FitContext(task="stance", data=instantiate(cfg.data, _convert_="all"),
+                     normalizer=instantiate(cfg.normalization), trainer=cfg.trainer, seed=1,
+                     output_dir=folder, checkpoint_dir=tmp_path / "checkpoints")
+    with pytest.raises(ModelError, match=re.escape(f"{folder}: holds a transformers model "
+                                                   "already; a model folder holds one model")):
+        instantiate(cfg.model).fit(ctx)
+    assert not (folder / "model.skops").exists()
+
+    skops_folder = tmp_path / "sentiment"
+    skops_folder.mkdir()
+    (skops_folder / "model.skops").write_bytes(b"")
+    # Refused before the trainer is asked to save anything.
+    with pytest.raises(ModelError, match="holds a sklearn model already"):
+        save_trained(None, skops_folder)
+
+
+def test_a_folder_of_two_models_is_refused_when_read(tmp_path):
+    from src.models import layout
+
+    for name in ("model.skops", "labels.json", "config.json", "model.safetensors"):
+        (tmp_path / name).write_text("{}")
+    expected = (f"{tmp_path}: holds both model.skops and config.json, model.safetensors: a "
+                "model folder holds one model")
+    with pytest.raises(ModelError, match=re.escape(expected)):
+        layout.kind_of(tmp_path)
+    with pytest.raises(ModelError, match=re.escape(expected)):
+        load_task_model(tmp_path)
+
+
+@pytest.mark.slow  # the command in a subprocess
+def test_resume_continues_with_the_runs_own_configuration(command_run, tmp_path):
+    import shutil
+
+    run_dir, record = copy_of(command_run, tmp_path)
+    # As after a crash during the second task.
+    shutil.rmtree(run_dir / "sentiment")
+    record.pop("metrics.json")
+    # No model= given: the default (a hub checkpoint, unreachable here) must not take over.
+    result = run_module("-m", "src.train", "resume=true", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "sentiment" / "model.skops").is_file()
+    assert not (run_dir / "sentiment" / "config.json").exists()
+    assert set(json.loads((run_dir / "metrics.json").read_text())) == {"stance", "sentiment"}
+    assert unchanged(run_dir, record), "the first run's record is kept"
+    (resumed,) = (run_dir / ".hydra" / "resumed").iterdir()
+    assert yaml.safe_load((resumed / "overrides.yaml").read_text()) == ["resume=true"]
+
+
+@pytest.mark.slow  # the command in a subprocess, refused before it loads any data
+def test_resume_refuses_another_model_or_data_and_keeps_the_record(command_run, tmp_path):
+    run_dir, record = copy_of(command_run, tmp_path)
+    result = run_module("-m", "src.train", "resume=true", "model=tiny", "data.max_samples=30",
+                        f"hydra.run.dir={run_dir}")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert line.startswith("error: resume=true: data.max_samples, model._target_, ")
+    assert f"differ from {run_dir / 'config.yaml'}" in line and "a new folder" in line
+    assert unchanged(run_dir, record)
+
+
+def test_resume_in_process_refuses_another_model(tiny_run):
+    run_dir, _ = tiny_run
+    saved = (run_dir / "config.yaml").read_bytes()
+    with pytest.raises(ModelError, match=r"^resume=true: model\._target_, model\.vocab_size, "):
+        train(make_cfg(run_dir, "model=tfidf", *SMOKE[1:], "resume=true"))
+    assert (run_dir / "config.yaml").read_bytes() == saved
+
+
+def test_resume_needs_the_runs_saved_configuration(tmp_path):
+    with pytest.raises(ModelError, match=re.escape(f"{tmp_path / 'config.yaml'}: no such file; ")):
+        train(make_cfg(tmp_path, *SMALL_TFIDF, "resume=true"))
+
+
+def test_a_run_folder_holds_no_empty_log(command_run):
+    assert sorted(path.name for path in command_run.iterdir()) == [
+        ".hydra", "config.yaml", "metrics.json", "sentiment", "stance"]
+
+
+def test_the_sklearn_card_loads_the_model_trusting_only_its_listed_types(tmp_path, monkeypatch,
+                                                                       capsys):
+    import skops.io
+
+    train(make_cfg(tmp_path, *SMALL_TFIDF, "task=stance"))
+    folder = tmp_path / "stance"
+    card = (folder / "README.md").read_text()
+    (snippet,) = re.findall(r"```python\n(.*?)```", card, flags=re.DOTALL)
+    # The types are listed in the card as the export was saved, not asked of the file at load.
+    assert "get_untrusted_types" not in snippet and "trusted=untrusted" not in card
+    (listed,) = re.findall(r"^trusted = (\[.*\])$", snippet, flags=re.MULTILINE)
+    assert eval(listed) == skops.io.get_untrusted_types(file=folder / "model.skops")
+    monkeypatch.chdir(folder)
+    exec(snippet, {})
+    assert capsys.readouterr().out.strip() in STANCES

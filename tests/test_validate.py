@@ -74,7 +74,6 @@ def test_seed_groups_are_in_test_and_groups_never_cross_splits(built):
 @pytest.mark.parametrize(
     ("rows", "line", "expected"),
     [
-        ([record(), "{not json"], 2, "not valid JSON"),
         ([record(stance="turkey")], 1, "unknown stance 'turkey'"),
         ([record(sentiment="happy")], 1, "unknown sentiment 'happy'"),
         ([{k: v for k, v in record().items() if k != "speaker"}], 1, "missing field 'speaker'"),
@@ -119,11 +118,38 @@ def test_small_file_misses_targets(capsys, write_jsonl):
     assert "MISSED" in output
 
 
+def one_error(capsys, *args) -> str:
+    """The one ``error:`` line of a validate run that could not read its input (exit 2)."""
+    assert validate.main([*map(str, args)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
 def test_unreadable_input_is_one_message(capsys, tmp_path):
     bad = tmp_path / "latin.jsonl"
     bad.write_bytes("نص".encode("cp1256"))
-    code, output = run(capsys, bad)
-    assert code == 1
-    assert f"{bad}: not UTF-8" in output
-    code, output = run(capsys, tmp_path / "absent.jsonl")
-    assert code == 1 and "no such file" in output
+    assert f"error: {bad}: not UTF-8" in one_error(capsys, bad)
+    assert "no such file" in one_error(capsys, tmp_path / "absent.jsonl")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "a-1"}\n{not json\n', encoding="utf-8")
+    assert f"error: {broken}:2: not valid JSON" in one_error(capsys, broken)
+
+
+def test_directory_is_one_message(capsys, tmp_path):
+    assert one_error(capsys, tmp_path) == (f"error: {tmp_path}: is a directory "
+                                           "(expected a JSONL file)\n")
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (record(stance=["regime"]), "'stance' is a list (expected one of regime, russia"),
+        (record(split={"name": "train"}), "'split' is an object (expected one of train, dev"),
+        (record(speaker=["المتحدث"]), "'speaker' is a list (expected a string or null)"),
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deeply (expected a JSON object)"),
+    ],
+)
+def test_value_that_cannot_be_counted_is_one_message(capsys, write_jsonl, row, expected):
+    path = write_jsonl("odd.jsonl", [record(id="a-0", text="نص أول"), row])
+    assert f"error: {path}:2: {expected}" in one_error(capsys, "--no-targets", path)

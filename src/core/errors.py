@@ -44,13 +44,32 @@ def error(message: str) -> None:
 
 
 def user_error(err: BaseException) -> QawlError | None:
-    """``err`` itself, or the QawlError that Hydra's instantiate() wrapped, else None."""
+    """``err`` itself, or the QawlError that Hydra's instantiate() wrapped, else None. A
+    config value left out (``???``), a key the config has not, or a value of the wrong type
+    is the user's too: it comes back as a one-line QawlError that names the key."""
     while err is not None:
         if isinstance(err, QawlError):
             return err
+        found = _config_error(err)
+        if found is not None:
+            return found
         if type(err).__name__ != "InstantiationException":
             return None
         err = err.__cause__
+    return None
+
+
+def _config_error(err: BaseException) -> QawlError | None:
+    # Imported here: a command that never composed a config need not load omegaconf.
+    from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, ValidationError
+
+    if isinstance(err, MissingMandatoryValue):
+        return QawlError(f"{err.full_key}: no value given (expected {err.full_key}=VALUE on "
+                         "the command line)")
+    if isinstance(err, ConfigKeyError | ValidationError):
+        # omegaconf's message goes on with lines of its own about the node.
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return QawlError(f"{err.full_key}: {first}" if err.full_key else first)
     return None
 
 

@@ -18,9 +18,15 @@ def read_numbered_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     must be a JSON object."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # Lines end at "\n" only: str.splitlines() would also cut at U+2028 or U+0085, which
+        # json.dumps leaves unescaped inside the texts that write_jsonl writes.
+        lines = path.read_text(encoding="utf-8").split("\n")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory (expected a JSONL file)") from None
+    except PermissionError:
+        raise DataError(f"{path}: cannot be read (permission denied)") from None
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     records = []
@@ -31,6 +37,9 @@ def read_numbered_jsonl(path: str | Path) -> list[tuple[int, dict]]:
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        except RecursionError:
+            raise DataError(f"{path}:{number}: JSON nested too deeply "
+                            "(expected a JSON object)") from None
         if not isinstance(record, dict):
             raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
         records.append((number, record))

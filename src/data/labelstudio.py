@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
+from src.core.errors import warn
 from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.schema import FIELDS, LABELS, TASKS
 
@@ -119,13 +120,16 @@ def from_export(
 
     Each task's data fields are kept and the labels come from its latest non-cancelled
     annotation. Tasks without one are left out; ``skipped``, if given, counts them by reason.
+    Two tasks of one ``data.id`` (imported twice, say) give one record, from the later
+    annotation (the later task on a tie), and a warning that names both tasks.
     """
     if not isinstance(export, list):
         raise DataError(
             f"{path}: expected a list of tasks (Label Studio JSON export), "
             f"got {type(export).__name__}"
         )
-    records = []
+    # data.id -> (when the kept annotation was made, the task's name, its record)
+    kept: dict[str | int, tuple[datetime, str, dict]] = {}
     for index, task in enumerate(export):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raise DataError(
@@ -138,6 +142,10 @@ def from_export(
             raise DataError(f"{where}: expected a non-empty string data.text")
         if data.get("id") is None:
             raise DataError(f"{where}: expected data.id, the record's id")
+        name = _task_name(index, task)
+        if isinstance(data["id"], bool) or not isinstance(data["id"], str | int | float):
+            raise DataError(f"{path}: {name}: expected data.id to be a string or a number, "
+                            f"got {_json_type(data['id'])}")
         annotations = task.get("annotations", [])
         if not isinstance(annotations, list) or not all(isinstance(a, dict) for a in annotations):
             raise DataError(f"{where}: expected 'annotations' to be a list of objects")
@@ -150,8 +158,28 @@ def from_export(
         # Several usable annotations mean the task was relabelled; the latest is the decision.
         # Reversed, so that of two with the same time (or none) the later in the list wins.
         latest = max(reversed(usable), key=lambda annotation: _when(annotation, where))
-        records.append(_record(data, latest, where))
-    return records
+        record, when = _record(data, latest, where), _when(latest, where)
+        earlier = kept.get(data["id"])
+        if earlier is not None:
+            replaces = when >= earlier[0]
+            why = ("annotated at the same time, later in the file" if when == earlier[0]
+                   else "annotated later")
+            warn(f"{path}: data.id {data['id']!r} is in {earlier[1]} and {name}; kept "
+                 f"{name if replaces else earlier[1]}, {why}")
+            if not replaces:
+                continue
+        kept[data["id"]] = (when, name, record)
+    return [record for _, _, record in kept.values()]
+
+
+def _task_name(index: int, task: dict) -> str:
+    """``task N`` (its place in the export) and Label Studio's own id, where there is one."""
+    return f"task {index}" + (f" (Label Studio id {task['id']!r})" if "id" in task else "")
+
+
+def _json_type(value: object) -> str:
+    return {list: "a list", dict: "an object", bool: "true or false"}.get(
+        type(value), type(value).__name__)
 
 
 def _stamp(annotation: dict, where: str) -> str | None:
@@ -275,6 +303,8 @@ def read_export(path: str | Path, skipped: Counter[str] | None = None) -> list[d
         export = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply (expected a list of tasks)") from None
     return from_export(export, path, skipped)
 
 

@@ -3,22 +3,43 @@
 One function serves the project's dataset and a user's own CSV or JSONL files: columns are
 renamed to ``text`` and one column per task (``stance``, ``sentiment``), raw label values can be
 mapped to label names, and missing dev/test files are carved out of train by stratified split.
+Data that would train or score a model wrongly is refused with the file and line to fix: a task
+of fewer than two labels, and dev or test texts that train has too.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 
-from src.data.io import DataError
+from src.core.errors import warn
+from src.data.io import DataError, read_numbered_jsonl
 from src.data.schema import SPLITS
+from src.text.normalization import ArabicNormalizer
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
+EXPECTED = {"json": "one JSON object per line", "csv": "a header row, then one row per statement"}
+# Each row's place in its file, kept through filtering and splitting for the messages that
+# name a line, and dropped from the splits returned.
+ROW = "__row__"
+# How many of the texts shared between splits a message lists.
+SHOWN = 3
+# Two texts are the same when they are equal under the project's default normalisation
+# (Unicode forms, diacritics, tatweel, Eastern digits), spacing and case aside. A fixed key
+# rather than the run's normaliser: the loader is built from the data config alone (evaluation
+# has no normalisation of its own), and a copy is a copy whatever a model strips.
+SAME_TEXT = ArabicNormalizer()
 
 
 def _read(path: Path) -> Dataset:
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory (expected a CSV, TSV or JSONL file)")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     builder = BUILDERS.get(path.suffix.lower())
@@ -29,10 +50,69 @@ def _read(path: Path) -> Dataset:
         # utf-8-sig reads files with or without a BOM; pandas would turn the label "None" into NaN.
         options = {"encoding": "utf-8-sig", "keep_default_na": False,
                    "sep": "\t" if path.suffix.lower() == ".tsv" else ","}
+    verbosity = datasets.logging.get_verbosity()
+    # datasets logs a parser error before raising it; the DataError below says it in one line.
+    datasets.logging.set_verbosity(datasets.logging.CRITICAL)
     try:
-        return load_dataset(builder, data_files=str(path), split="train", **options)
+        dataset = load_dataset(builder, data_files=str(path), split="train", **options)
     except Exception as err:  # datasets wraps parser errors in several exception types
-        raise DataError(f"{path}: could not be read as {builder} ({err})") from None
+        raise _unreadable(path, builder, err) from None
+    finally:
+        datasets.logging.set_verbosity(verbosity)
+    if len(dataset) == 0:
+        raise DataError(f"{path}: no rows (expected {EXPECTED[builder]})")
+    return dataset
+
+
+def _unreadable(path: Path, builder: str, err: Exception) -> DataError:
+    """What is wrong with a file that datasets could not read, as precisely as can be told."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as decode:
+        return DataError(f"{path}: not UTF-8 text ({decode.reason} at byte {decode.start})")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return DataError(f"{path}: the file is empty (expected {EXPECTED[builder]})")
+    if builder == "csv" and len(lines) == 1:
+        return DataError(f"{path}: no rows under the header (expected {EXPECTED[builder]})")
+    if path.suffix.lower() == ".jsonl":
+        try:
+            read_numbered_jsonl(path)
+        except DataError as found:
+            return found
+    return DataError(f"{path}: could not be read as {builder} ({err})")
+
+
+def _line_numbers(path: Path) -> list[int] | None:
+    """The line on which each row of ``path`` starts, as datasets reads the rows; None where
+    lines do not tell rows apart (a JSON document)."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        # Lines end at "\n" alone, as for datasets and src.data.io.
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
+        return [number for number, line in enumerate(lines, 1) if line.strip()]
+    if suffix not in (".csv", ".tsv"):
+        return None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        # csv, like pandas, lets a quoted field span lines and skips blank lines.
+        reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+        starts, line = [], 1
+        for fields in reader:
+            if fields:
+                starts.append(line)
+            line = reader.line_num + 1
+    return starts[1:]  # the header's line is no row's
+
+
+def _places(path: Path, rows: Sequence[int]) -> list[str]:
+    """``file:line`` of each row (1-based), or ``file: row N`` where the line is not known."""
+    lines = _line_numbers(path) or []
+    return [f"{path}:{lines[row - 1]}" if row <= len(lines) else f"{path}: row {row}"
+            for row in rows]
+
+
+def _where(path: Path, row: int) -> str:
+    return _places(path, [row])[0]
 
 
 def _labelled(dataset: Dataset, path: Path, text_column: str, label_columns: Mapping[str, str],
@@ -41,13 +121,13 @@ def _labelled(dataset: Dataset, path: Path, text_column: str, label_columns: Map
     missing = [column for column in wanted if column not in dataset.column_names]
     if missing:
         raise DataError(f"{path}: missing column(s) {', '.join(missing)} "
-                        f"(found {', '.join(dataset.column_names)})")
+                        f"(found {', '.join(c for c in dataset.column_names if c != ROW)})")
     clashes = [v for k, v in wanted.items() if v in dataset.column_names and v not in wanted]
     dataset = dataset.remove_columns(clashes)
     dataset = dataset.rename_columns({k: v for k, v in wanted.items() if k != v})
-    for row, text in enumerate(dataset["text"], 1):
+    for row, text in zip(dataset[ROW], dataset["text"], strict=True):
         if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{path}: row {row}: empty or missing text")
+            raise DataError(f"{_where(path, row)}: empty or missing text")
 
     def map_values(batch: dict) -> dict:
         for task, mapping in label_values.items():
@@ -61,9 +141,9 @@ def _labelled(dataset: Dataset, path: Path, text_column: str, label_columns: Map
 def _cast_labels(dataset: Dataset, path: Path, labels: Mapping[str, Sequence[str]]) -> Dataset:
     for task, names in labels.items():
         allowed = set(names)
-        for row, value in enumerate(dataset[task], 1):
+        for row, value in zip(dataset[ROW], dataset[task], strict=True):
             if value not in allowed:
-                raise DataError(f"{path}: row {row}: unknown {task} {value!r} "
+                raise DataError(f"{_where(path, row)}: unknown {task} {value!r} "
                                 f"(expected one of {', '.join(names)})")
         dataset = dataset.cast_column(task, ClassLabel(names=list(names)))
     return dataset
@@ -80,6 +160,7 @@ def load_splits(
     seed: int = 42,
     max_samples: int | None = None,
     sources: Sequence[str] | None = None,
+    allow_overlap: bool = False,
 ) -> DatasetDict:
     """Read ``files`` (split name -> path; ``train`` required) into a DatasetDict.
 
@@ -91,11 +172,16 @@ def load_splits(
     recorded as each split's ``info.dataset_name`` for model cards and reports. ``sources``
     keeps only the train and dev rows whose ``source`` column is one of them (what the model
     learns from and is chosen on); test keeps every row, so that reports can slice it by source.
+
+    A task of fewer than two labels (given, or seen in train) is refused, and so are dev or
+    test texts that train has too, the same once normalised (see ``SAME_TEXT``), unless
+    ``allow_overlap``, which warns instead. Rows marked ``clutter`` (web boilerplate that
+    repeats across articles by design) are not compared.
     """
     paths = {split: Path(path) for split, path in files.items() if path}
     if "train" not in paths:
         raise DataError("data: a train file is required (data.files.train)")
-    raw = {split: _read(path) for split, path in paths.items()}
+    raw = {split: _numbered(_read(path)) for split, path in paths.items()}
     if sources is not None:
         raw = {split: _of_sources(data, paths[split], list(sources)) if split != "test" else data
                for split, data in raw.items()}
@@ -107,8 +193,16 @@ def load_splits(
     splits = {split: _labelled(data, paths[split], text_column, label_columns, label_values or {})
               for split, data in raw.items()}
     labels = dict(labels or {})
-    for task in label_columns:
+    for task, column in label_columns.items():
+        # A classifier of one class learns nothing, and scores a perfect macro-F1 doing so.
+        if task in labels and len(labels[task]) < 2:
+            raise DataError(f"data.labels.{task}: {_count_of(labels[task], 'label')} for column "
+                            f"'{column}' of {paths['train']}; expected at least 2")
         labels.setdefault(task, sorted({str(v) for v in splits["train"][task]}))
+        if len(labels[task]) < 2:
+            raise DataError(f"{paths['train']}: column '{column}' has "
+                            f"{_count_of(labels[task], 'class')} in train; expected at least 2 "
+                            "to tell apart")
     splits = {split: _cast_labels(data, paths[split], {t: labels[t] for t in label_columns})
               for split, data in splits.items()}
     missing = [split for split in SPLITS if split not in splits]
@@ -117,15 +211,71 @@ def load_splits(
         if any(split not in fractions for split in missing):
             raise DataError(f"data: no file for {', '.join(missing)} and no split fraction "
                             "(set data.files or data.split_fractions)")
-        splits.update(_carve(splits.pop("train"), {s: fractions[s] for s in missing},
-                             next(iter(label_columns)), seed))
+        splits.update(_carve(splits.pop("train"), paths["train"],
+                             {s: fractions[s] for s in missing}, next(iter(label_columns)), seed))
+    _check_overlap(splits, {split: paths.get(split, paths["train"]) for split in SPLITS},
+                   allow_overlap)
     if max_samples:
         # A random sample, not the head: files are often ordered by label or source.
         splits = {s: d.shuffle(seed=seed).select(range(min(max_samples, len(d))))
                   for s, d in splits.items()}
+    splits = {split: data.remove_columns(ROW) for split, data in splits.items()}
     for data in splits.values():
         data.info.dataset_name = name
     return DatasetDict({split: splits[split] for split in SPLITS})
+
+
+def _numbered(dataset: Dataset) -> Dataset:
+    return dataset.add_column(ROW, list(range(1, len(dataset) + 1)))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "es" if noun.endswith("s") else "s")
+
+
+def _count_of(names: Sequence[str], noun: str) -> str:
+    """``1 class (favor)``, ``0 classes``."""
+    return _count(len(names), noun) + (f" ({', '.join(names)})" if names else "")
+
+
+def _same_text_keys(dataset: Dataset) -> list[bytes | None]:
+    """Each row's text as a short digest of its normalised form; None for clutter rows."""
+    clutter = dataset["clutter"] if "clutter" in dataset.column_names else [None] * len(dataset)
+    return [None if marked else hashlib.blake2b(" ".join(SAME_TEXT(text).split()).casefold()
+                                                .encode(), digest_size=16).digest()
+            for text, marked in zip(dataset["text"], clutter, strict=True)]
+
+
+def _check_overlap(splits: Mapping[str, Dataset], files: Mapping[str, Path],
+                   allow: bool) -> None:
+    """Dev and test texts that train has too: a model scored on what it learnt from scores
+    high in silence."""
+    in_train: dict[bytes, int] = {}
+    for row, key in zip(splits["train"][ROW], _same_text_keys(splits["train"]), strict=True):
+        if key is not None:
+            in_train.setdefault(key, row)
+    found = []
+    for split in ("dev", "test"):
+        shared = [(row, in_train[key]) for row, key in
+                  zip(splits[split][ROW], _same_text_keys(splits[split]), strict=True)
+                  if key in in_train]
+        if not shared:
+            continue
+        shown = sorted(shared)[:SHOWN]
+        pairs = zip(_places(files[split], [row for row, _ in shown]),
+                    _places(files["train"], [row for _, row in shown]), strict=True)
+        listed = ", ".join(f"{here} = {there}" for here, there in pairs)
+        more = ", ..." if len(shared) > SHOWN else ""
+        found.append(f"{split} shares {_count(len(shared), 'text')} with train "
+                     f"({listed}{more})")
+    if not found:
+        return
+    message = "; ".join(found) + ", the same once normalised"
+    if allow:
+        warn(f"{message}; going on as data.allow_overlap is set")
+        return
+    raise DataError(f"{message}; remove them from one side, or set data.allow_overlap=true "
+                    "to go on")
 
 
 def _of_sources(dataset: Dataset, path: Path, sources: list[str]) -> Dataset:
@@ -139,13 +289,27 @@ def _of_sources(dataset: Dataset, path: Path, sources: list[str]) -> Dataset:
     return kept
 
 
-def _carve(train: Dataset, fractions: Mapping[str, float], stratify: str,
+def _carve(train: Dataset, path: Path, fractions: Mapping[str, float], stratify: str,
            seed: int) -> dict[str, Dataset]:
+    members = Counter(train[stratify])
+    alone = next(((row, value) for row, value in zip(train[ROW], train[stratify], strict=True)
+                  if members[value] == 1), None)
+    if alone is not None:
+        row, value = alone
+        label = train.features[stratify].int2str(value)
+        raise DataError(f"{_where(path, row)}: {stratify} {label!r} is on this row only; "
+                        f"cutting {' and '.join(fractions)} from train stratified needs at least "
+                        "2 rows of each label (fix the label, or give data.files."
+                        f"{' and data.files.'.join(fractions)})")
     carved = {}
     remaining = 1.0
     for split, fraction in fractions.items():
-        parts = train.train_test_split(test_size=fraction / remaining, seed=seed,
-                                       stratify_by_column=stratify)
+        try:
+            parts = train.train_test_split(test_size=fraction / remaining, seed=seed,
+                                           stratify_by_column=stratify)
+        except ValueError as err:  # too few rows for the split and the classes
+            raise DataError(f"{path}: cannot cut {split} ({fraction:g}) from {len(train)} rows "
+                            f"stratified by {stratify}: {err}") from None
         carved[split], train = parts["test"], parts["train"]
         remaining -= fraction
     carved["train"] = train

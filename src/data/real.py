@@ -25,9 +25,9 @@ from pathlib import Path
 
 from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.schema import LABELS, TASKS
+from src.text.letters import ARABIC_LETTER
 
 PROVENANCE = ("article_id", "corpus", "outlet", "url", "date", "index")
-ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
 
 
 def find_phrase(text: str, phrase: str, occurrence: int = 1) -> list[int] | None:

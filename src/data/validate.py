@@ -5,7 +5,7 @@
     python -m src.data.validate --no-targets f  # schema and leakage only (small user files)
 
 Problems are printed as ``file:line: problem``; the exit code is 1 when there are any, or when a
-balance target is missed, and 0 otherwise.
+balance target is missed, 2 when a file cannot be read, and 0 otherwise.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from src.core.errors import reported
 from src.data.io import DataError, read_numbered_jsonl
 from src.data.neardup import THRESHOLD, near_duplicate_pairs
 from src.data.paths import SPLIT_FILES
 from src.data.schema import FIELDS, LABELS, REAL_FIELDS, SENTIMENTS, SOURCES, SPLITS, STANCES
+from src.text.letters import QUOTE_STYLES
 
 MIN_PER_STANCE = 180
 MIN_PER_CELL = 40
@@ -31,12 +33,14 @@ SPLIT_SHARES = {"train": 0.70, "dev": 0.15, "test": 0.15}
 SPLIT_TOLERANCE = 0.05
 TYPICAL_WORDS = (10, 60)
 MIN_TYPICAL_LENGTH_SHARE = 0.8
-QUOTE_STYLES = {"straight": '"', "guillemets": "«", "curly": "“"}
 # The real-news part of the dataset: its size, its spread and its test split.
 REAL_MIN = {"statements": 1500, "articles": 120, "outlets": 8, "corpora": 2}
 REAL_MIN_PER_CAMP = {"regime": 200, "russia": 150, "opposition": 150}
 REAL_MIN_TEST = {"statements": 400, "articles": 30}
 PROVENANCE = ("article_id", "corpus", "outlet")
+# The fields that the checks and targets count or compare as single values.
+COUNTED = (*LABELS, "id", "speaker", "source", "split", "group", *PROVENANCE)
+CHOICES = {**LABELS, "source": SOURCES, "split": SPLITS}
 
 
 @dataclass(frozen=True)
@@ -327,10 +331,28 @@ def summary(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _check_countable(row: Row) -> None:
+    """A list or object where the checks count or compare single values is beyond what a
+    problem message can describe: the file cannot be checked."""
+    for name in COUNTED:
+        value = row.record.get(name)
+        if isinstance(value, list | dict):
+            kind = "a list" if isinstance(value, list) else "an object"
+            if name in CHOICES:
+                expected = _one_of(CHOICES[name])
+            else:
+                expected = "expected a string" + (" or null" if name == "speaker" else "")
+            raise DataError(f"{row.where}: '{name}' is {kind} ({expected})")
+
+
 def read_rows(paths: list[Path]) -> list[Row]:
-    return [Row(path, line, record) for path in paths for line, record in read_numbered_jsonl(path)]
+    rows = [Row(path, line, record) for path in paths for line, record in read_numbered_jsonl(path)]
+    for row in rows:
+        _check_countable(row)
+    return rows
 
 
+@reported
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.data.validate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -340,11 +362,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the balance targets (for small or partial files)")
     args = parser.parse_args(argv)
     paths = args.files or list(SPLIT_FILES.values())
-    try:
-        rows = read_rows(paths)
-    except DataError as err:
-        print(err, file=sys.stderr)
-        return 1
+    rows = read_rows(paths)
     problems, near_pairs = find_problems(rows)
     records = [row.record for row in rows]
     print(summary(records))

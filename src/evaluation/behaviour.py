@@ -17,16 +17,20 @@ import numpy as np
 
 from src.data.io import read_jsonl
 from src.data.paths import DATA_DIR
-from src.text.normalization import TATWEEL
+from src.text.letters import (
+    ARABIC_INDIC_DIGITS,
+    ARABIC_LETTER,
+    GUILLEMETS,
+    JOINING_LETTERS,
+    STRAIGHT_QUOTE,
+    TATWEEL,
+)
 
 NEGATION_PAIRS = DATA_DIR / "behaviour" / "negation.jsonl"
-ARABIC_LETTER = re.compile(r"[\u0621-\u064A]")
 DIACRITICS = "\u064E\u064F\u0650\u0652"  # fatha, damma, kasra, sukun
-# Letters that join the next one, after which a tatweel can stretch the word.
-JOINING = set("بتثجحخسشصضطظعغفقكلمنهيئ")
 SWAP_SPEAKERS = {"regime": "بشار الجعفري", "russia": "سيرغي لافروف",
                  "opposition": "نصر الحريري"}
-WESTERN_TO_EASTERN_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+WESTERN_TO_EASTERN_DIGITS = str.maketrans("0123456789", ARABIC_INDIC_DIGITS)
 
 
 def add_diacritics(text: str, rng: random.Random) -> str:
@@ -39,15 +43,18 @@ def add_tatweel(text: str, rng: random.Random) -> str:
     for i, c in enumerate(text):
         out.append(c)
         following = text[i + 1: i + 2]
-        if c in JOINING and following and ARABIC_LETTER.match(following) and rng.random() < 0.2:
+        if (c in JOINING_LETTERS and following and ARABIC_LETTER.match(following)
+                and rng.random() < 0.2):
             out.append(TATWEEL)
     return "".join(out)
 
 
 def swap_quotes(text: str, _: random.Random) -> str:
-    if "«" in text:
-        return text.replace("«", '"').replace("»", '"')
-    return re.sub(r'"([^"]*)"', r"«\1»", text)
+    opening, closing = GUILLEMETS
+    if opening in text:
+        return text.replace(opening, STRAIGHT_QUOTE).replace(closing, STRAIGHT_QUOTE)
+    return re.sub(f"{STRAIGHT_QUOTE}([^{STRAIGHT_QUOTE}]*){STRAIGHT_QUOTE}",
+                  rf"{opening}\1{closing}", text)
 
 
 PERTURBATIONS: dict[str, Callable[[str, random.Random], str]] = {

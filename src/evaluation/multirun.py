@@ -1,4 +1,5 @@
-"""After a multirun, mean ± std of every metric across the seeds of each configuration."""
+"""After a multirun: of training, mean ± std of every metric across the seeds of each
+configuration; of evaluation, a table of each job's headline metrics per task."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from src.models.fitting import METRICS_FILE
+from src.models.layout import METRICS
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+# The evaluation's headline metrics of a model, in report order.
+HEADLINE = ("macro_f1", "accuracy", "polar_macro_f1", "weighted_f1", "ece")
 
 
 def _flatten(metrics: dict, prefix: str = "") -> dict[str, float]:
@@ -39,7 +42,7 @@ def summarise(sweep_dir: Path) -> dict[str, Any]:
     """Group the sweep's jobs by their overrides other than ``seed``; per group, the mean and
     sample standard deviation of each metric, and the seeds it covers."""
     groups: dict[str, list[tuple[str, dict[str, float]]]] = defaultdict(list)
-    for metrics_file in sorted(sweep_dir.glob(f"*/{METRICS_FILE}")):
+    for metrics_file in sorted(sweep_dir.glob(f"*/{METRICS}")):
         overrides_file = metrics_file.parent / ".hydra" / "overrides.yaml"
         overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
         seed = next((o.split("=", 1)[1] for o in overrides if o.startswith("seed=")), "default")
@@ -79,3 +82,76 @@ class SeedSummary(Callback):
         (sweep_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n")
         (sweep_dir / SUMMARY_MD).write_text(to_markdown(summary))
         print(to_markdown(summary))
+
+
+def _job_order(folder: Path) -> tuple[int, str]:
+    return len(folder.name), folder.name
+
+
+def headline_of(metrics: dict) -> dict[str, dict]:
+    """Per task, the headline metrics of an evaluation's metrics.json: the model's values, or
+    their mean ± std when it evaluated a folder of runs."""
+    if "mean_std" in metrics:
+        return metrics["mean_std"]
+    return {task: {name: result["model"][name] for name in HEADLINE if name in result["model"]}
+            for task, result in metrics.items()
+            if isinstance(result, dict) and "model" in result}
+
+
+def evaluation_summary(sweep_dir: Path) -> dict[str, Any]:
+    """Every job of an evaluation sweep: its overrides, the ones that tell it from the other
+    jobs (its label), its report and its headline metrics per task."""
+    jobs = []
+    for folder in sorted((p.parent for p in sweep_dir.glob(f"*/{METRICS}")), key=_job_order):
+        overrides_file = folder / ".hydra" / "overrides.yaml"
+        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+        jobs.append({"job": folder.name, "overrides": overrides or [],
+                     "report": f"{folder.name}/report.md",
+                     "headline": headline_of(json.loads((folder / METRICS).read_text()))})
+    shared = set.intersection(*(set(job["overrides"]) for job in jobs)) if len(jobs) > 1 else set()
+    for job in jobs:
+        job["label"] = " ".join(o for o in job["overrides"] if o not in shared) or job["job"]
+    return {"jobs": jobs}
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return f"{value['mean']:.3f} ± {value['std']:.3f}"
+    return f"{value:.3f}"
+
+
+def evaluation_markdown(summary: dict[str, Any]) -> str:
+    jobs = summary["jobs"]
+    lines = [f"# Evaluation of {len(jobs)} jobs", "",
+             "Headline metrics of each job's models on its test split; the full reports are in "
+             "the jobs' folders.", ""]
+    tasks = dict.fromkeys(task for job in jobs for task in job["headline"])
+    for task in tasks:
+        names = [name for name in HEADLINE
+                 if any(name in job["headline"].get(task, {}) for job in jobs)]
+        lines += [f"## {task}", "", "| job | " + " | ".join(names) + " |",
+                  "| --- |" + " --- |" * len(names)]
+        for job in jobs:
+            if task in job["headline"]:
+                metrics = job["headline"][task]
+                lines.append(f"| [{job['label']}]({job['report']}) | "
+                             + " | ".join(_cell(metrics.get(name)) for name in names) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+class EvaluationSummary(Callback):
+    """Hydra callback of evaluation sweeps: writes summary.json and summary.md into the
+    multirun folder."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        summary = evaluation_summary(sweep_dir)
+        if not summary["jobs"]:
+            return
+        markdown = evaluation_markdown(summary)
+        (sweep_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=2) + "\n")
+        (sweep_dir / SUMMARY_MD).write_text(markdown)
+        print(f"summary: {sweep_dir / SUMMARY_MD}")

@@ -29,9 +29,9 @@ from src.evaluation.metrics import (
     span_scores,
 )
 from src.inference.speakers import RESOLUTIONS, UNRESOLVED, Article, Reading, Speakers, decide
-from src.inference.tagging import Span, Tagged
 from src.text.attribution import MATCHING, ActorList
 from src.text.speaker_words import is_joint, is_relay
+from src.text.tagged import Span, Tagged
 
 SPAN_FIELDS = ("article_id", "index", "speaker_span", "speaker_inherited", "cue_span")
 SINGLE = ("model", "actor rule")

@@ -1,4 +1,4 @@
-"""Writing output rows: an aligned table for the terminal, JSON Lines, CSV."""
+"""Writing output rows: an aligned table for the terminal, JSON Lines, CSV, an HTML page."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import unicodedata
 from itertools import accumulate
 from pathlib import Path
 
+from src.inference.html_page import page
 from src.inference.rows import FIELDS
-from src.inference.statements import ARABIC
+from src.text.letters import ARABIC
 
 ISOLATE, POP = "\u2068", "\u2069"  # first-strong isolate: a cell's direction stays inside it
 
@@ -54,7 +55,9 @@ def _labelled(row: dict, task: str) -> str:
     return f"{row[task]} {'actor' if score is None else f'{score:.2f}'}"
 
 
-def write_rows(rows, fmt: str, out, all_scores: bool) -> None:
+def write_rows(rows, fmt: str, out, all_scores: bool, texts: dict[str, str] | None = None
+               ) -> None:
+    """``texts`` (file name -> its text) is for html only, which draws the rows onto them."""
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -65,5 +68,7 @@ def write_rows(rows, fmt: str, out, all_scores: bool) -> None:
         for row in rows:
             writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v
                              for k, v in row.items()})
+    elif fmt == "html":
+        out.write(page(rows, texts))
     else:
         write_table(rows, out)

@@ -5,32 +5,50 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from src.core.errors import warn
+from src.core.errors import QawlError, warn
 from src.inference.statements import STATEMENT_FIELDS, Statement
 
 FIELDS = (*STATEMENT_FIELDS, "stance", "stance_source", "stance_score", "sentiment",
           "sentiment_score")
+# The special tokens and a speaker form («المتحدث: ») leave nothing of a statement below it.
+MIN_MAX_LENGTH = 8
 
 
-def speakers_for(run: Path, device: str | None):
+def check_sizes(batch_size: int, max_length: int | None) -> None:
+    """Raise QawlError for a ``--batch-size`` or ``--max-length`` no model can score with."""
+    if batch_size < 1:
+        raise QawlError(f"--batch-size {batch_size}: expected a positive number of statements "
+                        "per forward pass")
+    if max_length is not None and max_length < MIN_MAX_LENGTH:
+        raise QawlError(f"--max-length {max_length}: expected at least {MIN_MAX_LENGTH} tokens "
+                        "per statement")
+
+
+def speakers_for(run: Path, device: str | None, backend: str = "torch"):
     """Who speaks, for ``run``: its speaker tagger when it trained one, on ``device`` as the
     models are (default: cuda if available), the rule attributor otherwise; raises
-    src.inference.loading.ModelError for a tagger that cannot be loaded."""
-    import torch
-
+    src.inference.loading.ModelError for a tagger that cannot be loaded. Only a tagger needs
+    torch: the rule attributor keeps an onnx ``backend`` free of it."""
     from src.inference.speakers import Speakers, tagger_of
+    from src.inference.tagging import SpeakerTagger
     from src.text.attribution import ActorList
 
-    tagger = tagger_of(run, device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if tagger is not None:
-        print(f"speakers from the tagger in {tagger.folder}", file=sys.stderr)
+    tagger = None
+    if SpeakerTagger.in_run(run) is not None:
+        from src.inference.loading import torch_device
+
+        tagger = tagger_of(run, torch_device(device))
+        torch_only = ("" if backend == "torch" else f", which runs on torch: --backend {backend} "
+                      "covers the stance and sentiment models only")
+        print(f"speakers from the tagger in {tagger.folder}{torch_only}", file=sys.stderr)
     return Speakers(ActorList.load(), tagger)
 
 
 def models_for(model: Path | None, device: str | None, max_length: int | None,
                backend: str) -> tuple[dict, Path]:
     """The models of ``model`` (default: the newest run) by task, and the run or model folder
-    they came from, saying on stderr which run is used and which task it lacks; raises
+    they came from, saying on stderr which run is used, which task it lacks and, once, when
+    ``max_length`` is beyond what the models were trained on; raises
     src.inference.loading.ModelError."""
     from src.inference.loading import load_models
     from src.models.layout import newest_run
@@ -41,6 +59,14 @@ def models_for(model: Path | None, device: str | None, max_length: int | None,
     models, missing = load_models(model, device, max_length, backend)
     for task in missing:
         warn(f"{model} has no {task} model: predicting {' and '.join(models)} only")
+    trained = {task: getattr(m, "trained_length", None) for task, m in models.items()}
+    beyond = {task: length for task, length in trained.items()
+              if length is not None and max_length is not None and max_length > length}
+    if beyond:
+        lengths = ", ".join(f"{task} {length}" for task, length in beyond.items())
+        warn(f"--max-length {max_length} is beyond the tokens per statement the models were "
+             f"trained on ({lengths}); training never saw statements that long, so their "
+             "scores are less reliable")
     return models, model
 
 

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from src.inference.tagging import Span, Tagged
 from src.text.attribution import MATCHING, Actor, ActorList
 from src.text.rule_spans import RuleSpans
 from src.text.speaker_words import (
@@ -49,6 +48,7 @@ from src.text.speaker_words import (
     opens,
     stem,
 )
+from src.text.tagged import Span, Tagged
 
 SpanSource = Callable[[list[str]], list[Tagged]]
 

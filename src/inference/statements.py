@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,6 @@ from src.core.errors import InputError
 STATEMENT_FIELDS = ("file", "index", "start", "end", "text", "speaker", "speaker_start",
                     "speaker_end", "actor", "camp", "cue", "cue_start", "cue_end", "resolution",
                     "quote")
-ARABIC = re.compile(r"[\u0600-\u06FF]")
 
 
 @dataclass
@@ -54,38 +52,59 @@ def read_text(name: str, encoding: str) -> str:
             raise InputError(f"{name}: cannot be read (permission denied)") from None
         except OSError as err:
             raise InputError(f"{name}: cannot be read ({err.strerror})") from None
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{name}: looks like a binary file (expected {encoding} text)")
+    binary = InputError(f"{name}: looks like a binary file (expected {encoding} text)")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
+        if b"\x00" in data:
+            raise binary from None
         line = data[: err.start].count(b"\n") + 1
         raise InputError(f"{name}:{line}: not {encoding} text (byte 0x{data[err.start]:02x}); "
                          "if the file is in another encoding, pass it, e.g. --encoding cp1256"
                          ) from None
     except LookupError:
         raise InputError(f"--encoding {encoding}: unknown encoding") from None
+    # A NUL character, anywhere, is no article's: the bytes are binary (a UTF-16 file decodes
+    # its NUL bytes into letters, so it is the decoded text that is checked).
+    if "\x00" in text:
+        raise binary
     return text.removeprefix("\ufeff")
 
 
 def find_statements(name: str, text: str, split, speakers) -> list[Statement]:
     """The statements that ``split`` (text -> spans) finds in ``text``, with who speaks them
     (``speakers``, a src.inference.speakers.Speakers); speakers carry over from statement to
-    statement within ``text`` only."""
+    statement within ``text`` only. Speakers read each statement without its invisible
+    characters, as they read it clean; the speaker and cue are given as written, with offsets
+    into ``text``."""
     from src.text.attribution import first_quote
+    from src.text.normalization import VisibleText
 
     spans = split(text)
+    visible = [VisibleText.of(span.text) for span in spans]
+    written: dict[str, str] = {}  # each speaker read so far, as the text writes it
     statements = []
-    for index, (span, reading) in enumerate(zip(spans, speakers([s.text for s in spans]),
-                                                 strict=True)):
-        speaker_at = _shifted(reading.speaker_span, span.start)
-        cue_at = _shifted(reading.cue_span, span.start)
+    for index, (span, seen, reading) in enumerate(zip(
+            spans, visible, speakers([v.text for v in visible]), strict=True)):
+        speaker, speaker_at = _as_written(span.start, seen, reading.speaker,
+                                          reading.speaker_span)
+        if reading.speaker_span is not None:
+            written[reading.speaker] = speaker
+        elif reading.speaker is not None:  # inherited: as it was last written
+            speaker = written.get(reading.speaker, speaker)
+        cue, cue_at = _as_written(span.start, seen, reading.cue, reading.cue_span)
         statements.append(Statement(
             name, index, span.start, span.end, text.count("\n", 0, span.start) + 1, span.text,
-            reading.speaker, first_quote(span.text), *speaker_at, reading.actor, reading.camp,
-            reading.cue, *cue_at, reading.resolution))
+            speaker, first_quote(span.text), *speaker_at, reading.actor, reading.camp,
+            cue, *cue_at, reading.resolution))
     return statements
 
 
-def _shifted(span: tuple[int, int] | None, offset: int) -> tuple[int | None, int | None]:
-    return (None, None) if span is None else (span[0] + offset, span[1] + offset)
+def _as_written(offset: int, seen, phrase: str | None, span: tuple[int, int] | None
+                ) -> tuple[str | None, tuple[int | None, int | None]]:
+    """``phrase`` found at ``span`` of the visible statement ``seen``, as ``seen.written`` has
+    it, and its offsets into the input (the statement starts at ``offset``)."""
+    if span is None:
+        return phrase, (None, None)
+    start, end = seen.original(*span)
+    return seen.written[start:end], (start + offset, end + offset)

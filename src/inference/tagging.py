@@ -8,31 +8,15 @@ statement the most confident speaker span and cue span.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from src.models.layout import TAGGER_TASK as TAGGER_FOLDER
+from src.text.tagged import Span, Tagged
 
 SPEAKER, CUE = "SPEAKER", "CUE"
 ENTITIES = (SPEAKER, CUE)
 BIO_LABELS = ("O", *(f"{prefix}-{entity}" for entity in ENTITIES for prefix in ("B", "I")))
-
-
-@dataclass(frozen=True)
-class Span:
-    """``text[start:end]`` of one statement, with the tagger's mean token probability."""
-
-    start: int
-    end: int
-    score: float
-
-
-@dataclass(frozen=True)
-class Tagged:
-    """What the tagger found in one statement: its speaker phrase and its cue, or None."""
-
-    speaker: Span | None
-    cue: Span | None
 
 
 def without_spaces(span: Span, text: str) -> Span:

@@ -9,6 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from src.inference.tagging import BIO_LABELS, TAGGER_FOLDER
 from src.models.fitting import FitContext
+from src.models.layout import SKOPS
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGGER_TEMPLATE = Path(__file__).parent / "templates" / "tagger_card.md"
@@ -69,6 +70,13 @@ def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, lib
     statement classifier's card, or the speaker tagger's for ``task=speaker``."""
     kind = TAGGER if ctx.task == TAGGER_FOLDER else CLASSIFIER
     labels = BIO_LABELS if kind is TAGGER else ctx.labels
+    # Listed now, from the file as saved: a reader who asked the file at load time would trust
+    # whatever it holds by then.
+    trusted_types = []
+    if library == "sklearn":
+        import skops.io
+
+        trusted_types = skops.io.get_untrusted_types(file=Path(ctx.output_dir, SKOPS))
     model_name = f"qawl-{ctx.task}"
     eval_results = [
         EvalResult(task_type=kind.pipeline_tag, dataset_type=ctx.dataset_name,
@@ -104,5 +112,6 @@ def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, lib
         dataset=ctx.dataset_name,
         sizes=", ".join(f"{split} {len(ctx.data[split])}" for split in ctx.data),
         recipe=recipe,
+        trusted_types=trusted_types,
     )
     card.save(str(Path(ctx.output_dir, "README.md")))

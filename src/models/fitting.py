@@ -11,11 +11,24 @@ from datasets import DatasetDict
 from omegaconf import DictConfig
 from sklearn.utils.class_weight import compute_class_weight
 
+from src.core.errors import ModelError
 from src.data.io import DataError
+from src.models import layout
 from src.models.speaker_input import SpeakerInput
 from src.text.normalization import ArabicNormalizer
 
 METRICS_FILE = "metrics.json"
+
+
+def model_folder(folder: Path, kind: str) -> Path:
+    """``folder``, created, to save a model of ``kind`` (see :func:`layout.kind_of`) into. One
+    that holds a model of another kind is refused: the files of both would stay side by side,
+    and what read the folder would take one of them."""
+    if layout.is_model_folder(folder) and (found := layout.kind_of(folder)) != kind:
+        raise ModelError(f"{folder}: holds a {found} model already; a model folder holds one "
+                         f"model (save the {kind} model into an empty folder)")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass

@@ -27,6 +27,7 @@ TAGGER_TASK = "speaker"  # the speaker tagger's folder and finetuning_task
 TASK_FOLDERS = (*CLASSIFIER_TASKS, TAGGER_TASK)
 
 CONFIG = "config.json"
+TRAINED_LENGTH = "trained_max_length"  # in config.json: the tokens per statement in training
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 TOKENIZER = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -58,8 +59,14 @@ def is_run_folder(path: Path) -> bool:
 
 
 def kind_of(folder: Path) -> str:
-    """transformers, sklearn or embeddings (logistic regression on frozen encoder embeddings)."""
+    """transformers, sklearn or embeddings (logistic regression on frozen encoder embeddings);
+    a folder holding a scikit-learn model and a transformers one is refused: which one a
+    command read would be a guess."""
     if (folder / SKOPS).is_file():
+        both = [name for name in (CONFIG, WEIGHTS[0]) if (folder / name).is_file()]
+        if both:
+            raise ModelError(f"{folder}: holds both {SKOPS} and {', '.join(both)}: a model "
+                             "folder holds one model (train or copy it into an empty folder)")
         return "embeddings" if (folder / ENCODER).is_file() else "sklearn"
     return "transformers"
 
@@ -69,7 +76,11 @@ def missing_files(folder: Path) -> list[str]:
     return [name for name in REQUIRED[kind_of(folder)] if not (folder / name).is_file()]
 
 
-def _json(path: Path) -> dict:
+def read_json(path: Path, required: bool = True) -> dict:
+    """A model folder's JSON file ({} for a missing one that is not ``required``), or
+    ModelError naming it."""
+    if not required and not path.is_file():
+        return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -81,11 +92,11 @@ def _json(path: Path) -> dict:
 def saved(folder: Path) -> tuple[str, list[str]]:
     """The task a model folder was trained for and its labels in output order."""
     if kind_of(folder) == "transformers":
-        config = _json(folder / CONFIG)
+        config = read_json(folder / CONFIG)
         task, id2label = config.get("finetuning_task"), config.get("id2label") or {}
         where = f"{folder / CONFIG}: finetuning_task"
     else:
-        saved_labels = _json(folder / LABELS)
+        saved_labels = read_json(folder / LABELS)
         task, id2label = saved_labels.get("task"), saved_labels.get("id2label") or {}
         where = f"{folder / LABELS}: task"
     if task not in TASK_FOLDERS:

@@ -113,7 +113,7 @@ class Me5EmbedLogReg:
         metrics = {split: classification_metrics(ctx.labels, ctx.targets(split),
                                                  model.predict(features[split]))
                    for split in ("dev", "test")}
-        save_sklearn(ctx, model)
+        save_sklearn(ctx, model, kind="embeddings")
         Path(ctx.output_dir, ENCODER_FILE).write_text(json.dumps(
             {"encoder": source, "pooling": "mean", "prefix": PREFIX, "normalize": True,
              "max_length": self.max_length}, ensure_ascii=False, indent=2) + "\n")

@@ -7,9 +7,11 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from src.data.io import DataError
 from src.evaluation.metrics import compute_metrics_for
 from src.models.card import write_model_card
-from src.models.fitting import METRICS_FILE, FitContext
+from src.models.fitting import METRICS_FILE, FitContext, model_folder
+from src.models.layout import TRAINED_LENGTH
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 
@@ -35,6 +37,10 @@ def training_args(ctx: FitContext, **overrides):
     import torch
     from hydra.utils import instantiate
 
+    if not torch.accelerator.is_available():
+        # Pinned memory only speeds copies to an accelerator; without one torch warns about it
+        # on every data loader, once per epoch.
+        overrides = {"dataloader_pin_memory": False, **overrides}
     args = instantiate(ctx.trainer.args)(output_dir=str(ctx.checkpoint_dir), seed=ctx.seed,
                                          **overrides)
     if (args.bf16 and args.device.type == "cpu"
@@ -43,6 +49,29 @@ def training_args(ctx: FitContext, **overrides):
         warnings.warn("bf16 requested on a CPU without native bf16 (AVX512-BF16/AMX); it is "
                       "emulated and far slower than fp32 here", stacklevel=1)
     return args
+
+
+def check_training_args(args) -> None:
+    """Refuse a trainer argument that ``TrainingArguments`` types as a number and the config
+    gives as something else: the Trainer takes it as it is and fails in its optimiser, with a
+    traceback, once the model is built."""
+    import typing
+
+    from transformers import TrainingArguments
+
+    hints = typing.get_type_hints(TrainingArguments)
+    for key, value in args.items():
+        allowed = set(typing.get_args(hints.get(key)) or [hints.get(key)])
+        if not allowed & {int, float} or not allowed <= {int, float, type(None)}:
+            continue
+        numbers = (int, float) if float in allowed else (int,)
+        if (value is None and type(None) in allowed) or (isinstance(value, numbers)
+                                                         and not isinstance(value, bool)):
+            continue
+        expected = ("a number" if float in allowed else "a whole number") + (
+            " or null" if type(None) in allowed else "")
+        shown = str(value).lower() if isinstance(value, bool) else value
+        raise DataError(f"trainer.args.{key}={shown}: expected {expected}")
 
 
 def early_stopping(ctx: FitContext) -> list:
@@ -59,6 +88,7 @@ def evaluate_splits(trainer, splits: dict) -> dict:
 
 
 def save_trained(trainer, folder: Path) -> None:
+    model_folder(folder, "transformers")
     trainer.save_model(str(folder))
     # The Trainer pickles its arguments there; the run's config.yaml records them.
     Path(folder, "training_args.bin").unlink(missing_ok=True)
@@ -70,10 +100,13 @@ def trained(ctx: FitContext, model, tokenizer, splits: dict, args, collator, com
     last checkpoint when ``ctx.resume``: the one training loop of classifiers and tagger."""
     from transformers import Trainer
 
+    from src.models.progress import show_progress
+
     trainer = Trainer(model=model, args=args, train_dataset=splits["train"],
                       eval_dataset=splits["dev"], processing_class=tokenizer,
                       data_collator=collator, compute_metrics=compute_metrics,
                       compute_loss_func=loss, callbacks=early_stopping(ctx))
+    show_progress(trainer, ctx.task)
     trainer.train(resume_from_checkpoint=last_checkpoint(ctx.checkpoint_dir)
                   if ctx.resume else None)
     return trainer
@@ -130,6 +163,7 @@ class BertRecipe:
         metrics = evaluate_splits(trainer, splits)
         if trainer.is_world_process_zero():
             model.config.finetuning_task = ctx.task
+            setattr(model.config, TRAINED_LENGTH, length)
             save_trained(trainer, ctx.output_dir)
             ctx.normalizer.save(ctx.output_dir)
             ctx.speaker_input.save(ctx.output_dir)

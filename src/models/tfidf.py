@@ -8,18 +8,19 @@ from pathlib import Path
 
 from src.evaluation.metrics import classification_metrics
 from src.models.card import write_model_card
-from src.models.fitting import FitContext
+from src.models.fitting import FitContext, model_folder
 from src.models.recipe import save_metrics
 
 MODEL_FILE = "model.skops"
 LABELS_FILE = "labels.json"
 
 
-def save_sklearn(ctx: FitContext, model) -> None:
-    """A scikit-learn model folder: the model (skops, never pickle), its labels, normalisation."""
+def save_sklearn(ctx: FitContext, model, kind: str = "sklearn") -> None:
+    """A scikit-learn model folder: the model (skops, never pickle), its labels, normalisation;
+    ``kind`` is embeddings when the caller adds the encoder beside them."""
     import skops.io
 
-    ctx.output_dir.mkdir(parents=True, exist_ok=True)
+    model_folder(ctx.output_dir, kind)
     skops.io.dump(model, ctx.output_dir / MODEL_FILE)
     Path(ctx.output_dir, LABELS_FILE).write_text(json.dumps(
         {"task": ctx.task, "id2label": dict(enumerate(ctx.labels))}, ensure_ascii=False,

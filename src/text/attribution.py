@@ -4,7 +4,8 @@ A statement is attributed when a speech or claim verb (or "according to", or a s
 stands near an actor mention: the nearest mention is the speaker. A bare back-reference such as
 "المركز" or "البيان" after the verb refers to the previous speaker whose name contains it. A
 continuation with no subject ("وأضاف ..."، "وتابعت ...") inherits the previous speaker whose
-grammatical gender agrees with the verb.
+grammatical gender agrees with the verb. Invisible characters (``src.text.letters.INVISIBLE``)
+are looked through; every offset is into the text as written.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
 from src.data.paths import DATA_DIR
 from src.data.schema import STANCES
-from src.text.normalization import ArabicNormalizer
+from src.text.letters import CLOSING_QUOTES, OPENING_QUOTES, QUOTATION, QUOTE_MARKS, TATWEEL
+from src.text.normalization import ArabicNormalizer, VisibleText
 
 ACTORS_FILE = DATA_DIR / "actors.yaml"
 CAMPS = STANCES  # a speaker's camp is the stance label of what they say
@@ -43,7 +45,6 @@ CONTINUATIONS = ("اضاف", "تابع", "اوضح", "اكد", "قال", "شدد
 # Generic heads that refer back to a speaker named earlier.
 BACK_REFERENCES = ("المركز", "البيان", "المصدر", "المتحدث", "الوزير", "الوزاره", "الرئيس",
                    "الهيئه", "الائتلاف", "الوكاله", "الجيش", "الخارجيه", "المنظمه", "الحكومه")
-QUOTES = re.compile(r"\"([^\"]+)\"|«([^»]+)»|“([^”]+)”")
 CLITICS = "وفبلك"
 WINDOW = 8  # words between a verb and its subject
 
@@ -81,7 +82,7 @@ def _words(text: str) -> list[tuple[int, int, str]]:
     """(start, end, normalised word without clitics and punctuation) for each word."""
     words = []
     for match in re.finditer(r"\S+", text):
-        word = MATCHING(match.group().strip("\"«»“”().,،؛:!؟?"))
+        word = MATCHING(match.group().strip(QUOTE_MARKS + "().,،؛:!؟?"))
         words.append((match.start(), match.end(), word))
     return words
 
@@ -133,7 +134,7 @@ def _subject_gender(gender: bool | None, mention: str) -> bool:
 
 
 def first_quote(text: str) -> str | None:
-    match = QUOTES.search(text)
+    match = QUOTATION.search(text)
     return next(group for group in match.groups() if group) if match else None
 
 
@@ -152,7 +153,10 @@ class ActorList:
 
     @classmethod
     def load(cls, path: str | Path = ACTORS_FILE) -> ActorList:
-        entries = yaml.safe_load(Path(path).read_text(encoding="utf-8"))["actors"]
+        # libyaml's loader, where PyYAML was built with it, reads the list in a tenth of the
+        # pure-Python one's 0.7 s, most of a prediction's start otherwise.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        entries = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)["actors"]
         actors = []
         for number, entry in enumerate(entries, 1):
             if entry.get("camp") not in CAMPS or not entry.get("name"):
@@ -169,8 +173,10 @@ class ActorList:
 
     def mentions(self, text: str) -> list[tuple[int, int, Actor]]:
         """Non-overlapping actor mentions as (start, end, actor) in original-text offsets;
-        normalisation keeps offsets because it only removes marks, which we keep in place."""
-        folded = _fold_keeping_offsets(text)
+        normalisation keeps offsets because it only removes marks, which we keep in place, and
+        the invisible characters are left out before it, then put back (VisibleText)."""
+        visible = VisibleText.of(text)
+        folded = _fold_keeping_offsets(visible.text)
         taken = [False] * len(folded)
         found = []
         for name, actor in self._names:
@@ -182,7 +188,7 @@ class ActorList:
                 start, end = match.span(1)
                 if not any(taken[start:end]):
                     taken[start:end] = [True] * (end - start)
-                    found.append((start, end, actor))
+                    found.append((*visible.original(start, end), actor))
         return sorted(found, key=lambda item: item[0])
 
 
@@ -195,8 +201,8 @@ def _mention_pattern(name: str) -> re.Pattern:
     body = re.escape(name)
     if name.startswith("ال"):
         body = f"(?:ال|لل){re.escape(name[2:])}"
-    return re.compile(rf"(?<![^\s\"«“(])[{CLITICS}]{{0,2}}({body})"
-                      r"(?![^\s\"»”).,،؛:!؟?])")
+    return re.compile(rf"(?<![^\s{OPENING_QUOTES}(])[{CLITICS}]{{0,2}}({body})"
+                      rf"(?![^\s{CLOSING_QUOTES}).,،؛:!؟?])")
 
 
 def _fold_keeping_offsets(text: str) -> str:
@@ -209,7 +215,7 @@ def _fold_keeping_offsets(text: str) -> str:
 def _fold_char(char: str) -> str:
     # Cached: the normaliser's full pipeline on every character was most of attribution's time.
     mapped = MATCHING(char)
-    return mapped if len(mapped) == 1 else "\u0640" if not mapped else mapped[0]
+    return mapped if len(mapped) == 1 else TATWEEL if not mapped else mapped[0]
 
 
 class Attributor:
@@ -220,7 +226,10 @@ class Attributor:
         self.history: list[Attribution] = []
 
     def __call__(self, text: str) -> Attribution:
-        attribution = self._attribute(text)
+        visible = VisibleText.of(text)
+        attribution = self._attribute(visible.text)
+        if visible.text is not text:
+            attribution = _as_written(attribution, visible)
         if attribution.speaker is not None:
             self.history.append(attribution)
         return attribution
@@ -228,7 +237,7 @@ class Attributor:
     def _attribute(self, text: str) -> Attribution:
         quote = first_quote(text)
         words = _words(text)
-        quoted = [match.span() for match in QUOTES.finditer(text)]
+        quoted = [match.span() for match in QUOTATION.finditer(text)]
         # A name inside the quotation is what is spoken about, not who speaks.
         mentions = [(start, end, actor) for start, end, actor in self.actors.mentions(text)
                     if not any(q_start <= start < q_end for q_start, q_end in quoted)]
@@ -301,6 +310,20 @@ class Attributor:
         feminine = _bare(words[index][2]).endswith("ت")
         return next((earlier for earlier in reversed(self.history)
                      if earlier.feminine == feminine), None)
+
+
+def _as_written(attribution: Attribution, visible: VisibleText) -> Attribution:
+    """``attribution`` of ``visible.text`` with its offsets, the speaker named in the statement
+    and the quote as they are in ``visible.written``."""
+    span = cue = None
+    speaker = attribution.speaker
+    if attribution.span is not None:
+        span = visible.original(*attribution.span)
+        speaker = visible.written[span[0]:span[1]]
+    if attribution.cue is not None:
+        cue = visible.original(*attribution.cue)
+    return replace(attribution, speaker=speaker, span=span, cue=cue,
+                   quote=first_quote(visible.written))
 
 
 def _opens_continuation(words, index: int) -> bool:

@@ -6,15 +6,17 @@ a colon opening a headline («لافروف: ...», §8.5); the source after «ع
 («نقلت سانا عن مصدر عسكري», §8.4); and a definite or role phrase right after the verb («وقال
 المرصد», «وأضاف المسؤول»), which names a speaker the list lacks rather than continuing the
 previous one. A title's name stands for the title («الناطق باسم الجبهة الجنوبية عصام الريس» →
-«عصام الريس», §4).
+«عصام الريس», §4). Statements are read without their invisible characters
+(``src.text.letters.INVISIBLE``) and the spans given in the text as written.
 """
 
 from __future__ import annotations
 
 import re
 
-from src.inference.tagging import Span, Tagged
 from src.text.attribution import MATCHING, ActorList, Attributor
+from src.text.letters import ARABIC_LETTER, OPENING_QUOTES
+from src.text.normalization import VisibleText
 from src.text.speaker_words import (
     ADJECTIVES,
     NOT_SUBJECTS,
@@ -33,10 +35,10 @@ from src.text.speaker_words import (
     verb_gender,
     word_spans,
 )
+from src.text.tagged import Span, Tagged
 
 RELAY_WINDOW = 8  # words between a relay verb and its «عن»
 HEAD_WORDS = 5  # the longest role phrase read after a verb
-ARABIC = re.compile(r"[\u0621-\u064A]")
 
 Offsets = tuple[int, int]
 
@@ -50,7 +52,14 @@ class RuleSpans:
 
     def __call__(self, texts: list[str]) -> list[Tagged]:
         attribute = Attributor(self.actors)
-        return [self._read(text, attribute(text)) for text in texts]
+        tagged = []
+        for text in texts:
+            visible = VisibleText.of(text)
+            found = self._read(visible.text, attribute(visible.text))
+            tagged.append(Tagged(*(None if span is None
+                                   else Span(*visible.original(span.start, span.end), span.score)
+                                   for span in (found.speaker, found.cue))))
+        return tagged
 
     def _read(self, text: str, found) -> Tagged:
         headline = colon_speaker(text)
@@ -84,8 +93,9 @@ class RuleSpans:
 def colon_speaker(text: str) -> Offsets | None:
     """«لافروف: لا حل عسكريا»: up to four words before a colon open the statement, none of them
     a speech verb."""
-    match = re.match(r"\s*([^:«\"“\n]{2,60}?)\s*:\s*\S", text)
-    if match is None or len(match.group(1).split()) > 4 or not ARABIC.search(match.group(1)):
+    match = re.match(rf"\s*([^:{OPENING_QUOTES}\n]{{2,60}}?)\s*:\s*\S", text)
+    if (match is None or len(match.group(1).split()) > 4
+            or not ARABIC_LETTER.search(match.group(1))):
         return None
     if any(verb_gender(word) is not None for word in match.group(1).split()):
         return None

@@ -3,18 +3,22 @@
 Sentences end at ``.``, ``!``, ``?``, ``؟`` or a line break, but never inside a quotation
 (``"..."``, ``«...»``, ``“...”``): a quoted statement may hold several sentences and still
 belongs to one speaker. A dateline such as ``دمشق - `` opening a paragraph is not part of
-the statement.
+the statement. Invisible characters (``src.text.letters.INVISIBLE``) are looked through: the
+statements are those of the text without them, given as spans of the text as written.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
+from src.text.letters import ARABIC_LETTERS, QUOTE_PAIRS
+from src.text.normalization import VisibleText
+
 TERMINATORS = ".!?؟"
-QUOTE_PAIRS = {"«": "»", "“": "”", '"': '"'}
 # A place name of one to three words, then a dash, at the very start of a paragraph.
-DATELINE = re.compile(r"^[\u0621-\u064A]+(?: [\u0621-\u064A]+){0,2} ?[-–—] ")
+DATELINE = re.compile(rf"^[{ARABIC_LETTERS}]+(?: [{ARABIC_LETTERS}]+){{0,2}} ?[-–—] ")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,22 @@ def _sentence_ends(paragraph: str) -> list[int]:
     return ends
 
 
+def _as_written(split):
+    """``split`` run on the visible text, its spans moved back onto the text as written."""
+
+    @functools.wraps(split)
+    def split_as_written(source: str) -> list[Span]:
+        visible = VisibleText.of(source)
+        spans = split(visible.text)
+        if visible.text is source:
+            return spans
+        return [Span(start, end, source[start:end])
+                for start, end in (visible.original(s.start, s.end) for s in spans)]
+
+    return split_as_written
+
+
+@_as_written
 def split_statements(source: str) -> list[Span]:
     """All statements of ``source`` in reading order (paragraphs are separated by line breaks)."""
     spans = []
@@ -78,6 +98,7 @@ def split_statements(source: str) -> list[Span]:
     return spans
 
 
+@_as_written
 def split_lines(source: str) -> list[Span]:
     """One statement per non-empty line, for inputs that are already segmented."""
     spans = []

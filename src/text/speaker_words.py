@@ -2,7 +2,8 @@
 
 Every list is folded with the attribution module's ``MATCHING`` (alef forms, alef maksura and
 ta marbuta conflated), and words are compared by ``stem``: folded, without punctuation and
-without the article or a preposition glued to it.
+without the article or a preposition glued to it. ``MATCHING`` drops invisible characters
+(``src.text.letters.INVISIBLE``), so a word that holds one compares as the word without it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import re
 from src.text.attribution import ACCORDING_TO, MATCHING, SPEECH_VERBS, STATEMENT_NOUNS, ActorList
 from src.text.attribution import RANKS as ATTRIBUTOR_RANKS
 from src.text.attribution import verb_gender as _verb_gender
+from src.text.letters import INVISIBLE, QUOTE_MARKS, QUOTE_PAIRS
 
 MASCULINE, FEMININE, PLURAL = "masculine", "feminine", "plural"
-PUNCTUATION = "\"'«»“”()[].,،؛:!؟?-–—#*"
-QUOTES = " \"«»“”"
+PUNCTUATION = QUOTE_MARKS + "'()[].,،؛:!؟?-–—#*"
+# What may stand between two words of one phrase: spaces and quote marks.
+QUOTES = " " + QUOTE_MARKS
 
 
 def _folded(*words: str) -> frozenset[str]:
@@ -155,14 +158,17 @@ def is_relay(text: str, cue: tuple[int, int] | None) -> bool:
 
 def opens(text: str, cue: tuple[int, int]) -> bool:
     """Whether ``cue`` opens the statement, alone or after a connective («كما», «وكان»)."""
-    before = text[:cue[0]].split()
+    # A mark of direction alone between spaces is no word before the cue.
+    before = INVISIBLE.sub("", text[:cue[0]]).split()
     return not before or (len(before) == 1 and MATCHING(before[0]) in OPENERS)
 
 
 def inside_quote(text: str, position: int) -> bool:
     before = text[:position]
-    return (before.count('"') % 2 == 1 or before.rfind("«") > before.rfind("»")
-            or before.rfind("“") > before.rfind("”"))
+    # A mark that closes itself is open after an odd count of it.
+    return any(before.count(opening) % 2 == 1 if opening == closing
+               else before.rfind(opening) > before.rfind(closing)
+               for opening, closing in QUOTE_PAIRS.items())
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
