@@ -20,6 +20,7 @@ from collections import Counter
 
 from sklearn.metrics import cohen_kappa_score
 
+from src.core.errors import reported
 from src.data.io import DataError, read_jsonl
 from src.data.paths import ANNOTATIONS_DIR, DATA_DIR
 from src.data.schema import LABELS, TASKS
@@ -108,16 +109,13 @@ def report() -> str:
     return "\n".join(lines) + "\n"
 
 
+@reported
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.data.agreement",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update the data card's block")
     args = parser.parse_args(argv)
-    try:
-        text = report()
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    text = report()
     print(text, end="")
     if args.write:
         card = CARD.read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
-from src.core.errors import warn
+from src.core.errors import USAGE, error, reported, warn
 from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.schema import FIELDS, LABELS, TASKS
 
@@ -354,6 +354,7 @@ def _import(args: argparse.Namespace) -> str:
     return summary
 
 
+@reported
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m src.data.labelstudio", description=__doc__.splitlines()[0]
@@ -382,9 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.output.exists() and not args.force:
             raise DataError(f"{args.output}: already exists (use --force to overwrite)")
         summary = args.run(args)
-    except (DataError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except OSError as err:
+        error(str(err))
+        return USAGE
     print(summary, file=sys.stderr)
     return 0
 

@@ -23,6 +23,7 @@ import re
 import sys
 from pathlib import Path
 
+from src.core.errors import error, reported
 from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.schema import LABELS, TASKS
 from src.text.letters import ARABIC_LETTER
@@ -110,6 +111,7 @@ def merge(worksheet: Path, labels_path: Path) -> tuple[list[dict], list[str]]:
     return records, problems
 
 
+@reported
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.data.real",
                                      description=__doc__.splitlines()[0])
@@ -122,13 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument("output", type=Path)
             command.add_argument("--annotator", help="recorded with every record")
     args = parser.parse_args(argv)
-    try:
-        records, problems = merge(args.worksheet, args.labels)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    records, problems = merge(args.worksheet, args.labels)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        error(problem)
     labelled = {record["id"] for record in records}
     missing = [s["id"] for _, s in read_numbered_jsonl(args.worksheet) if s["id"] not in labelled]
     if missing:

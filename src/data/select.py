@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from src.core.errors import USAGE, error, reported
 from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.labelstudio import to_tasks
 from src.data.real import find_phrase
@@ -225,6 +226,7 @@ def parse_camp_targets(value: str) -> dict[str, int]:
     return targets
 
 
+@reported
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.data.select", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -239,7 +241,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--categories", default=",".join(CATEGORIES),
                         help="pool categories to draw from (comma-separated; '' = uncategorised)")
     args = parser.parse_args(argv)
-    from src.core.errors import ModelError
     from src.text.attribution import ActorList
 
     try:
@@ -262,9 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                             "statements to choose from")
         model_version = prescore(articles, args.model) if args.model else None
         chosen = choose(articles, args.n_articles, args.camp_targets)
-    except (DataError, ModelError, OSError, json.JSONDecodeError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        error(str(err))
+        return USAGE
     statements = [s for entry in chosen for s in entry.pop("article").statements]
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "tasks.json").write_text(

@@ -290,9 +290,9 @@ def _written_targets(records: list[dict], near_pairs: int) -> list[Target]:
             continue  # optional: news copy rarely uses it
         quoted = sum(mark in str(r.get("text", "")) for r in records)
         targets.append(Target(f"quoted with {mark}", str(quoted), ">= 1", quoted >= 1))
-    reported = sum(not any(m in str(r.get("text", "")) for m in QUOTE_STYLES.values())
+    unquoted = sum(not any(m in str(r.get("text", "")) for m in QUOTE_STYLES.values())
                    for r in records)
-    targets.append(Target("without quotation marks", str(reported), ">= 1", reported >= 1))
+    targets.append(Target("without quotation marks", str(unquoted), ">= 1", unquoted >= 1))
     low, high = TYPICAL_WORDS
     typical = sum(low <= len(str(r.get("text", "")).split()) <= high for r in records)
     targets.append(Target(f"{low}-{high} words", _share(typical, total),

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.core.errors import QawlError
+from src.core.errors import USAGE, QawlError, error, reported
 
 # The only inputs this converter has been checked against; anything else is refused.
 BLOB_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
@@ -569,6 +569,7 @@ def default_out_dir() -> Path:
     return root / FOLDER_NAME
 
 
+@reported
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m src.models.e5_conversion",
@@ -602,12 +603,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tokenizer_sha256=TOKENIZER_SHA256, overwrite=True)
         print(f"converted {blob} -> {out_dir} in {time.perf_counter() - start:.1f} s "
               f"({_folder_size(out_dir) / 1e6:.0f} MB)")
-    except ConversionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     except OSError as err:
-        print(f"error: {err.strerror or err} ({err.filename or out_dir})", file=sys.stderr)
-        return 2
+        error(f"{err.strerror or err} ({err.filename or out_dir})")
+        return USAGE
     return 0
 
 
