@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from src.core.errors import ExportError, ModelError, reported
+from src.core.errors import ExportError, ModelError, reported, warn
 from src.data.schema import TASKS
 from src.models import layout
 from src.models.layout import newest_run
@@ -31,24 +31,39 @@ COMMON_FILES = (layout.CARD, layout.NORMALIZATION, layout.METRICS)
 
 def task_folders(run_dir: Path, tasks: tuple[str, ...]) -> dict[str, Path]:
     """The complete classifier folders of ``run_dir`` (a run folder, or one model folder) for
-    ``tasks``, by the task each model saved."""
+    ``tasks``, by the task each model saved. A run's task folder that is broken or incomplete
+    is left out with a warning when another of ``tasks`` can go; alone, it is refused."""
     if not run_dir.is_dir():
         raise ExportError(f"{run_dir}: no such folder")
-    try:
-        found = layout.model_folders(run_dir)
-    except ModelError as err:
-        raise ExportError(str(err)) from None
-    candidates = {task: folder for task, folder in found.items()
-                  if task in tasks or layout.is_model_folder(run_dir)}
+    if layout.is_model_folder(run_dir) or not layout.is_run_folder(run_dir):
+        try:
+            candidates = layout.model_folders(run_dir)
+        except ModelError as err:
+            raise ExportError(str(err)) from None
+    else:
+        candidates = {task: run_dir / task for task in tasks
+                      if layout.is_model_folder(run_dir / task)}
     if not candidates:
         raise ExportError(f"{run_dir}: no model folder for {', '.join(tasks)} (expected a run "
                           "folder from python -m src.train, or one of its task folders)")
-    for folder in candidates.values():
+    problems = {}
+    for task, folder in candidates.items():
+        try:
+            if layout.saved(folder)[0] != task and not layout.is_model_folder(run_dir):
+                raise ModelError(f"{folder}: holds a {layout.saved(folder)[0]} model, not {task}")
+        except ModelError as err:
+            problems[task] = str(err)
+            continue
         missing = [*layout.missing_files(folder),
                    *(name for name in COMMON_FILES if not (folder / name).is_file())]
         if missing:
-            raise ExportError(f"{folder}: incomplete model folder, missing {', '.join(missing)}")
-    return candidates
+            problems[task] = f"{folder}: incomplete model folder, missing {', '.join(missing)}"
+    usable = {task: folder for task, folder in candidates.items() if task not in problems}
+    if not usable:
+        raise ExportError("; ".join(problems.values()))
+    for task, problem in problems.items():
+        warn(f"{problem}; leaving {task} out: exporting {' and '.join(usable)} only")
+    return usable
 
 
 def repo_ids(name: str, folders: dict[str, Path]) -> dict[str, str]:

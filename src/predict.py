@@ -6,6 +6,7 @@
     python -m src.predict --backend onnx-int8 FILE  # after src.export --run-dir RUN --onnx --int8
     python -m src.predict --stance model FILE  # the stance model alone, speakers still shown
     python -m src.predict --format html article.txt > out.html  # the article, highlighted
+    python -m src.predict --lines tweets.txt --target "Covid Vaccine"  # a target-reading model
 
 Each row: file, index, start/end character offsets into the input, text; who speaks it
 (src.inference.speakers): speaker, speaker_start/speaker_end (offsets into the input; null when
@@ -55,13 +56,21 @@ def parse_args(argv):
                              "on onnx/model_quantized.onnx; both written by python -m src.export "
                              "--run-dir RUN --onnx [--int8] (default: torch)")
     parser.add_argument("--encoding", default="utf-8", help="of the input files")
-    return parser.parse_args(argv)
+    parser.add_argument("--target", metavar="TEXT",
+                        help="what every statement takes its stance on, for a stance model "
+                             "trained with data.target_column (Mawqif's: Covid Vaccine, "
+                             "Women empowerment, Digital Transformation)")
+    args = parser.parse_args(argv)
+    if args.target is not None and not args.target.strip():
+        parser.error("--target: empty; expected the text of the target")
+    return args
 
 
 @reported
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from src.inference.formats import write_rows
+    from src.inference.loading import check_targets
     from src.inference.rows import check_sizes, models_for, rows_for, score, speakers_for
     from src.inference.statements import Statement, find_statements, read_text
     from src.text.letters import ARABIC
@@ -69,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     check_sizes(args.batch_size, args.max_length)
     models, run = models_for(args.run_dir, args.device, args.max_length, args.backend)
+    check_targets(models, None if args.target is None else "--target", run)
     speakers = speakers_for(run, args.device, args.backend)
     split = split_lines if args.lines else split_statements
     failed = False
@@ -92,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         statements += found
 
     with _progress(len(statements) * len(models)) as advance:
-        scores = score(statements, models, args.batch_size, advance) if statements else {}
+        targets = None if args.target is None else [args.target] * len(statements)
+        scores = score(statements, models, args.batch_size, advance,
+                       targets) if statements else {}
     fmt = args.format or ("table" if sys.stdout.isatty() else "jsonl")
     write_rows(rows_for(statements, models, scores, args.all_scores, args.stance), fmt,
                sys.stdout, args.all_scores, texts)

@@ -1,6 +1,7 @@
 """Predict over inputs too large for one go: streamed, batched, resumable.
 
     python -m src.predict_bulk INPUT --output OUT.jsonl [--run-dir RUN] [--backend onnx-int8]
+    python -m src.predict_bulk tweets.jsonl -o OUT.jsonl --target-column target  # Mawqif-style
 
 INPUT is a folder of articles (every ``*.txt`` under it, in sorted order, each split into
 statements and attributed as ``python -m src.predict`` does) or a JSONL or Parquet file with one
@@ -8,13 +9,14 @@ statement per row in ``--text-column`` (``--articles``: one article per row). It
 ``datasets`` in streaming mode, so it need not fit in memory, and scored by a batched ``map``.
 
 OUT gets one JSON line per statement: ``record`` (the article's or row's position in the input),
-``source`` (the article's file, or the row's ``--id-column`` value when the rows have one), then
-the fields of ``python -m src.predict`` (with --all-scores, every label's probability too). Run
-the same command again after an interruption and it goes on after the last complete record; rows
-of a record cut off midway are dropped and redone. ``OUT.meta.json``, written before the first
-row, records what OUT is written from (the input, the models, the options that change a row) and
-the articles found unreadable: an OUT without it, or written from anything else, is refused
-untouched.
+``source`` (the article's file, or the row's ``--id-column`` value when the rows have one), with
+``--target-column`` or ``--target`` the ``target`` its stance was scored towards (for a stance
+model trained with ``data.target_column``), then the fields of ``python -m src.predict`` (with
+--all-scores, every label's probability too). Run the same command again after an interruption
+and it goes on after the last complete record; rows of a record cut off midway are dropped and
+redone. ``OUT.meta.json``, written before the first row, records what OUT is written from (the
+input, the models, the options that change a row) and the articles found unreadable: an OUT
+without it, or written from anything else, is refused untouched.
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from pathlib import Path
 
 from src.core.errors import USAGE, InputError, error, reported, warn
 from src.inference.choices import BACKENDS, STANCE_MODES
+from src.inference.loading import check_targets
 from src.inference.rows import FIELDS, check_sizes, models_for, rows_for, score, speakers_for
 from src.inference.statements import Statement, find_statements, read_text
 from src.models import layout
 from src.text.letters import ARABIC
 
-TABLE_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+TABLE_FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv",
+                 ".tsv": "csv"}
 COLUMNS = ("record", "source", *FIELDS[1:])
 # A Statement as columns between the two maps; its file is the record's source.
 STATEMENT = ("source", *(f.name for f in fields(Statement)[1:]))
@@ -43,7 +47,7 @@ ROW_START = b'{"record": '  # how each row's line starts: json.dumps of COLUMNS,
 # The options that change what a row holds (--batch-size, --chunk and --device change only how
 # fast it comes), by their argparse names.
 SETTINGS = ("backend", "stance", "max_length", "all_scores", "text_column", "id_column",
-            "articles", "encoding")
+            "articles", "encoding", "target_column", "target")
 
 
 def completed_records(output: Path) -> tuple[int, int]:
@@ -92,7 +96,12 @@ def model_fingerprints(run: Path, backend: str) -> dict[str, dict]:
     """Each model folder of ``run`` (the speaker tagger's too) by task: what decides its scores,
     every file of the folder but its card and metrics, and the ONNX file ``backend`` reads."""
     fingerprints = {}
-    for task, folder in layout.model_folders(run).items():
+    # A run's task folder that does not load is left out of the scoring with a warning, and is
+    # fingerprinted as it is: reading it to name its task would refuse the whole run.
+    folders = ({task: run / task for task in layout.TASK_FOLDERS
+                if layout.is_model_folder(run / task)}
+               if layout.is_run_folder(run) else layout.model_folders(run))
+    for task, folder in folders.items():
         files = [p for p in sorted(folder.iterdir())
                  if p.is_file() and p.name not in (layout.CARD, layout.METRICS)]
         if backend in layout.ONNX_FILES and (folder / layout.ONNX_FILES[backend]).is_file():
@@ -193,9 +202,9 @@ class Articles:
     lines up)."""
 
     def __init__(self, paths: list[str], encoding: str, start: int,
-                 on_unreadable: Callable[[int, str], None]) -> None:
+                 on_unreadable: Callable[[int, str], None], target: str | None = None) -> None:
         self.paths, self.encoding, self.start = paths, encoding, start
-        self.on_unreadable = on_unreadable
+        self.on_unreadable, self.target = on_unreadable, target
 
     def __call__(self):
         for record, path in enumerate(self.paths[self.start:], self.start):
@@ -205,7 +214,7 @@ class Articles:
                 error(str(err))
                 self.on_unreadable(record, str(err))
                 text = None
-            yield {"record": record, "source": path, "text": text}
+            yield {"record": record, "source": path, "text": text, "target": self.target}
 
 
 def table_columns(path: Path, builder: str) -> list[str]:
@@ -222,6 +231,18 @@ def table_columns(path: Path, builder: str) -> list[str]:
                 return table.schema_arrow.names
         except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
             raise InputError(f"{path}: cannot be read as parquet: {err}") from None
+    if builder == "csv":
+        import csv
+
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as handle:
+                header = next(csv.reader(handle, delimiter=_delimiter(path)), None)
+                if header is None or next(handle, None) is None:
+                    raise InputError(f"{path}: no rows (expected a header row, then one row per "
+                                     "statement)")
+                return header
+        except UnicodeDecodeError as err:
+            raise InputError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     with path.open("rb") as handle:
         for number, line in enumerate(handle, 1):
             if line.strip():
@@ -237,33 +258,55 @@ def table_columns(path: Path, builder: str) -> list[str]:
     raise InputError(f"{path}: no rows")
 
 
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
 def open_input(path: Path, text_column: str, id_column: str, encoding: str, skip: int,
-               on_unreadable: Callable[[int, str], None]):
-    """A streaming dataset of the input records (record, source, text) after the first
-    ``skip``; an unreadable article of a folder goes to ``on_unreadable``."""
+               on_unreadable: Callable[[int, str], None], target_column: str | None = None,
+               target: str | None = None):
+    """A streaming dataset of the input records (record, source, text, target) after the
+    first ``skip``; an unreadable article of a folder goes to ``on_unreadable``. The target is
+    each row's ``target_column`` (InputError at a row without one), else ``target``."""
     from datasets import IterableDataset, load_dataset
 
     if path.is_dir():
+        if target_column is not None:
+            raise InputError(f"--target-column {target_column}: {path} is a folder of articles, "
+                             "which has no columns; pass --target TEXT for all of them")
         paths = article_paths(path)
         if not paths:
             raise InputError(f"{path}: no .txt files in this folder")
-        return IterableDataset.from_generator(Articles(paths, encoding, skip, on_unreadable))
+        return IterableDataset.from_generator(Articles(paths, encoding, skip, on_unreadable,
+                                                       target))
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     builder = TABLE_FORMATS.get(path.suffix.lower())
     if builder is None:
-        raise InputError(f"{path}: expected a folder of .txt files, or a .jsonl or .parquet file")
+        raise InputError(f"{path}: expected a folder of .txt files, or a .jsonl, .parquet, .csv "
+                         "or .tsv file")
     columns = table_columns(path, builder)
-    if text_column not in columns:
-        raise InputError(f"{path}: no column '{text_column}' (columns: {', '.join(columns)}); "
-                         "pass --text-column")
+    for column, option in ((text_column, "--text-column"), (target_column, "--target-column")):
+        if column is not None and column not in columns:
+            raise InputError(f"{path}: no column '{column}' (columns: {', '.join(columns)}); "
+                             f"pass {option}")
     source = id_column if id_column in columns else None
 
     def normalise(row: dict, record: int) -> dict:
+        found = target
+        if target_column is not None:
+            found = row[target_column]
+            if not isinstance(found, str) or not found.strip():
+                raise InputError(f"{path}: row {record + 1} has no target in column "
+                                 f"'{target_column}' ({found!r}); the model reads one with "
+                                 "each text")
         return {"record": record, "source": str(row[source]) if source else str(path),
-                "text": row[text_column]}
+                "text": row[text_column], "target": found}
 
-    rows = load_dataset(builder, data_files=str(path), split="train", streaming=True)
+    # As training reads a CSV (src.data.loading): with or without a BOM, "None" a label.
+    options = ({"encoding": "utf-8-sig", "keep_default_na": False, "sep": _delimiter(path)}
+               if builder == "csv" else {})
+    rows = load_dataset(builder, data_files=str(path), split="train", streaming=True, **options)
     return rows.map(normalise, with_indices=True, remove_columns=columns).skip(skip)
 
 
@@ -276,13 +319,13 @@ def segmenter(articles_mode: bool, speakers):
     split = split_statements if articles_mode else whole
 
     def segment(batch: dict) -> dict:
-        out = {name: [] for name in ("record", *STATEMENT)}
-        for record, source, text in zip(batch["record"], batch["source"], batch["text"],
-                                        strict=True):
+        out = {name: [] for name in ("record", "target", *STATEMENT)}
+        for record, source, text, target in zip(batch["record"], batch["source"], batch["text"],
+                                                batch["target"], strict=True):
             if not isinstance(text, str) or not text.strip():
                 continue
             for statement in find_statements(source, text, split, speakers):
-                for column, value in zip(out.values(), (record, *astuple(statement)),
+                for column, value in zip(out.values(), (record, target, *astuple(statement)),
                                          strict=True):
                     column.append(value)
         return out
@@ -290,16 +333,25 @@ def segmenter(articles_mode: bool, speakers):
     return segment
 
 
+def output_columns(models: dict, all_scores: bool, targeted: bool) -> tuple[str, ...]:
+    """The fields of each output row: COLUMNS with, when a target is given, the target after
+    the source, and score_columns."""
+    columns = (*COLUMNS[:2], "target", *COLUMNS[2:]) if targeted else COLUMNS
+    return (*columns, *score_columns(models, all_scores))
+
+
 def score_columns(models: dict, all_scores: bool) -> tuple[str, ...]:
     """The fields of a row beyond COLUMNS: each task's label probabilities, with --all-scores."""
     return tuple(f"{task}_scores" for task in models) if all_scores else ()
 
 
-def scorer(models: dict, batch_size: int, stance_mode: str, all_scores: bool):
+def scorer(models: dict, batch_size: int, stance_mode: str, all_scores: bool, targeted: bool):
     def score_batch(batch: dict) -> dict:
         statements = [Statement(*values)
                       for values in zip(*(batch[n] for n in STATEMENT), strict=True)]
-        rows = list(rows_for(statements, models, score(statements, models, batch_size),
+        scores = score(statements, models, batch_size,
+                       targets=batch["target"] if targeted else None)
+        rows = list(rows_for(statements, models, scores,
                              all_scores=all_scores, stance_mode=stance_mode))
         out = {name: [row[name] for row in rows]
                for name in (*FIELDS[1:], *score_columns(models, all_scores))}
@@ -311,8 +363,8 @@ def scorer(models: dict, batch_size: int, stance_mode: str, all_scores: bool):
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m src.predict_bulk", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", type=Path, help="a folder of .txt articles, or a .jsonl or "
-                                                 ".parquet file of statements")
+    parser.add_argument("input", type=Path, help="a folder of .txt articles, or a .jsonl, "
+                                                 ".parquet, .csv or .tsv file of statements")
     parser.add_argument("--output", "-o", type=Path, required=True,
                         help="JSONL file of predictions; one this command wrote is resumed, "
                              "from the input, models and options it started with")
@@ -339,7 +391,16 @@ def parse_args(argv):
                         help="tokens per statement (default: the model's limit)")
     parser.add_argument("--device", help="cpu, cuda, … (default: cuda if available)")
     parser.add_argument("--encoding", default="utf-8", help="of the .txt files")
-    return parser.parse_args(argv)
+    targets = parser.add_mutually_exclusive_group()
+    targets.add_argument("--target-column", metavar="COLUMN",
+                         help="each row's target, what its stance is towards, for a stance "
+                              "model trained with data.target_column")
+    targets.add_argument("--target", metavar="TEXT",
+                         help="one target for every row (and every article of a folder)")
+    args = parser.parse_args(argv)
+    if args.target is not None and not args.target.strip():
+        parser.error("--target: empty; expected the text of the target")
+    return args
 
 
 @reported
@@ -350,8 +411,11 @@ def main(argv: list[str] | None = None) -> int:
     earlier = sidecar.earlier()
     done, keep = completed_records(args.output) if earlier else (0, 0)
     records = open_input(args.input, args.text_column, args.id_column, args.encoding, done,
-                         sidecar.unreadable)
+                         sidecar.unreadable, args.target_column, args.target)
     models, run = models_for(args.run_dir, args.device, args.max_length, args.backend)
+    targeted = args.target_column is not None or args.target is not None
+    check_targets(models, "--target-column" if args.target_column is not None
+                  else "--target" if args.target is not None else None, run)
     speakers = speakers_for(run, args.device)
     files = {"input": input_fingerprint(args.input), **model_fingerprints(run, args.backend)}
     sidecar.start({"files": files, "settings": {name: getattr(args, name) for name in SETTINGS}},
@@ -364,9 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     statements = (records
                   .map(segmenter(articles_mode, speakers), batched=True,
                        remove_columns=["text"])
-                  .map(scorer(models, args.batch_size, args.stance, args.all_scores),
+                  .map(scorer(models, args.batch_size, args.stance, args.all_scores, targeted),
                        batched=True, batch_size=args.chunk, remove_columns=["line"]))
-    columns = (*COLUMNS, *score_columns(models, args.all_scores))
+    columns = output_columns(models, args.all_scores, targeted)
     written = no_arabic = 0
     if args.output.exists():
         with args.output.open("r+b") as handle:

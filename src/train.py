@@ -211,7 +211,10 @@ def train(cfg: DictConfig) -> dict:
         check_resumable(cfg, saved_config(run_dir), run_dir / RUN_CONFIG)
     else:
         check_unused(run_dir)
-    data = instantiate(cfg.data, _convert_="all")
+    # Only the trained classifiers' label columns are read: task=stance needs no sentiment.
+    named = TASKS.get(cfg.task, ())
+    data = instantiate(cfg.data, _convert_="all",
+                       **({"tasks": list(named)} if cfg.task in CLASSIFIED else {}))
     normalizer = instantiate(cfg.normalization)
     recipe = instantiate(cfg.model)
     try:
@@ -241,7 +244,8 @@ def train(cfg: DictConfig) -> dict:
         ctx = FitContext(task=task, data=data_of[task], normalizer=normalizer,
                          trainer=cfg.trainer, seed=cfg.seed, output_dir=run_dir / task,
                          checkpoint_dir=run_dir / "checkpoints" / task, resume=cfg.resume,
-                         speaker_input=speaker_input if task == "stance" else SpeakerInput())
+                         speaker_input=speaker_input if task == "stance" else SpeakerInput(),
+                         neutral_labels=cfg.data.get("neutral_labels"))
         metrics[task] = (fit_speaker_tagger(recipe, ctx) if task == SPEAKER_TASK
                          else recipe.fit(ctx))
     if is_main_process():

@@ -18,16 +18,25 @@ from src.models import layout
 from tests.conftest import run_module
 
 
+def eval_overrides(output_dir, *overrides) -> list[str]:
+    return [f"paths.output_dir={output_dir}", "bootstrap_resamples=100", *overrides]
+
+
 def eval_cfg(output_dir, *overrides):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return compose("eval", overrides=[f"paths.output_dir={output_dir}",
-                                          "bootstrap_resamples=100", *overrides])
+        return compose("eval", overrides=eval_overrides(output_dir, *overrides))
+
+
+def evaluated_on(output_dir, *overrides) -> dict:
+    """``evaluate`` as ``python -m src.evaluate`` runs it with these overrides."""
+    return evaluate(eval_cfg(output_dir, *overrides), eval_overrides(output_dir, *overrides))
 
 
 @pytest.fixture(scope="module")
 def evaluated(tiny_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval")
-    return out, evaluate(eval_cfg(out, f"run_dir={tiny_run[0]}"))
+    # The whole test split: the run trained on a sample of each (data.max_samples=96).
+    return out, evaluated_on(out, f"run_dir={tiny_run[0]}", "data.max_samples=null")
 
 
 def test_writes_every_artefact(evaluated):
@@ -99,12 +108,13 @@ class Terminal(io.StringIO):
 def test_own_csv_test_file_with_a_progress_bar_on_a_terminal(tiny_run, tmp_path, own_table,
                                                               monkeypatch):
     monkeypatch.setattr("sys.stderr", Terminal())
-    results = evaluate(eval_cfg(tmp_path / "out", f"run_dir={tiny_run[0] / 'sentiment'}",
-                                f"data.files.test={own_table}", "data.max_samples=200"))
-    assert set(results) == {"sentiment"}
+    results = evaluated_on(tmp_path / "out", f"run_dir={tiny_run[0] / 'sentiment'}",
+                           f"data.files.test={own_table}", "data.max_samples=200")
+    assert set(results) == {"data", "sentiment"}
     assert results["sentiment"]["slices"]["no named speaker"]["n"] >= 1
     assert results["sentiment"]["per_class"]["positive"]["support"] == 1
-    assert f"Test: `{own_table}` (3 statements)" in (tmp_path / "out" / "report.md").read_text()
+    assert (f"| test split | `{own_table}`, 3 statements | the command line "
+            f"(data.files.test={own_table}) |") in (tmp_path / "out" / "report.md").read_text()
     bars = sys.stderr.getvalue()
     assert "sentiment: test split" in bars and "/3 [" in bars
     assert "sentiment: behavioural tests" in bars
@@ -112,9 +122,9 @@ def test_own_csv_test_file_with_a_progress_bar_on_a_terminal(tiny_run, tmp_path,
 
 def test_the_newest_run_is_the_default(tiny_run, tmp_path, own_table, monkeypatch, capsys):
     monkeypatch.setattr(report, "newest_run", lambda: tiny_run[0] / "sentiment")
-    results = evaluate(eval_cfg(tmp_path / "out", f"data.files.test={own_table}",
-                                "data.max_samples=200"))
-    assert set(results) == {"sentiment"}
+    results = evaluated_on(tmp_path / "out", f"data.files.test={own_table}",
+                           "data.max_samples=200")
+    assert set(results) == {"data", "sentiment"}
     err = capsys.readouterr().err
     assert f"using model {tiny_run[0] / 'sentiment'}" in err
     assert "test split" not in err, "no progress bar when stderr is not a terminal"
@@ -137,20 +147,20 @@ def test_multirun_folder_gives_mean_and_std(tiny_run, tmp_path):
     for seed_run in ("0", "1"):
         shutil.copytree(tiny_run[0] / "stance", multirun / seed_run / "stance")
     out = tmp_path / "out"
-    results = evaluate(eval_cfg(out, f"run_dir={multirun}", "data.max_samples=100"))
+    results = evaluated_on(out, f"run_dir={multirun}", "data.max_samples=100")
     assert results["runs"] == ["0", "1"]
     macro = results["mean_std"]["stance"]["macro_f1"]
     single = json.loads((out / "0" / "metrics.json").read_text())["stance"]["model"]["macro_f1"]
     assert macro == {"mean": pytest.approx(single), "std": 0.0}
     assert "± 0.000" in (out / "report.md").read_text()
+    assert results["data"]["0"]["test"]["statements"] == 100
 
 
 def test_a_task_without_its_label_column_is_a_clear_error(tiny_run, tmp_path, own_table):
-    cfg = eval_cfg(tmp_path / "out", f"run_dir={tiny_run[0] / 'sentiment'}", "data=table",
-                   f"data.files.train={own_table}", "~data.label_columns.sentiment")
     with pytest.raises(DataError, match=r"data\.label_columns has no sentiment, and the run "
                                         r"has a sentiment model"):
-        evaluate(cfg)
+        evaluated_on(tmp_path / "out", f"run_dir={tiny_run[0] / 'sentiment'}", "data=table",
+                     f"data.files.train={own_table}", "~data.label_columns.sentiment")
 
 
 def test_missing_run_folder_is_a_clear_error(tmp_path):
@@ -180,14 +190,19 @@ def test_no_trained_run_is_a_clear_error(tmp_path, monkeypatch, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_a_test_file_without_a_text_column_is_a_clear_error(tiny_run, tmp_path, capsys):
+@pytest.mark.parametrize("run", ["sentiment", "."])
+def test_a_test_file_without_a_text_column_is_a_clear_error(tiny_run, tmp_path, run):
+    """Of one task or of the run's two: the text column every task needs is the error."""
     table = tmp_path / "mine.csv"
-    table.write_text("body,sentiment\nرحب المبعوث بالاتفاق,positive\n", encoding="utf-8")
-    err = command_error(capsys, eval_cfg(tmp_path / "out", f"run_dir={tiny_run[0] / 'sentiment'}",
-                                         f"data.files.test={table}"))
+    table.write_text("body,stance,sentiment\nرحب المبعوث بالاتفاق,none,positive\n",
+                     encoding="utf-8")
+    result = run_module("-m", "src.evaluate", f"run_dir={tiny_run[0] / run}",
+                        f"data.files.test={table}", f"hydra.run.dir={tmp_path / 'out'}")
+    assert result.returncode == 2, result.stderr
+    err = result.stderr.splitlines()[-1]
     assert err.startswith(f"error: {table}: missing column(s) text")
-    assert "(found body, sentiment)" in err  # the loader's own row column is no concern of theirs
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "found body, stance, sentiment" in err  # not the loader's own row column
+    assert "Traceback" not in result.stderr and "KeyError" not in result.stderr
 
 
 @pytest.mark.slow
@@ -197,8 +212,8 @@ def test_onnx_backend_scores_as_torch_does(tiny_run, evaluated, tmp_path, capsys
     assert export.main(["--run-dir", str(run), "--onnx"]) == 0
     capsys.readouterr()
     out = tmp_path / "onnx"
-    results = evaluate(eval_cfg(out, f"run_dir={run}", "backend=onnx", "data.max_samples=60"))
-    assert set(results) == {"stance", "speakers"}
+    results = evaluated_on(out, f"run_dir={run}", "backend=onnx", "data.max_samples=60")
+    assert set(results) == {"data", "stance", "speakers"}
     torch_rows = {row["text"]: row for row in map(json.loads, evaluated[0].joinpath(
         "predictions.jsonl").open())}
     onnx_rows = [json.loads(line) for line in (out / "predictions.jsonl").open()]
@@ -209,9 +224,9 @@ def test_onnx_backend_scores_as_torch_does(tiny_run, evaluated, tmp_path, capsys
     assert "Backend: onnx." in (out / "report.md").read_text()
     # Only the fp32 file was written: int8 is looked for, and its absence reported.
     with pytest.raises(ModelError, match="--onnx --int8"):
-        evaluate(eval_cfg(tmp_path / "int8", f"run_dir={run}", "backend=onnx-int8"))
+        evaluated_on(tmp_path / "int8", f"run_dir={run}", "backend=onnx-int8")
     with pytest.raises(ModelError, match="backend=tensorrt: expected one of torch"):
-        evaluate(eval_cfg(tmp_path / "bad", f"run_dir={run}", "backend=tensorrt"))
+        evaluated_on(tmp_path / "bad", f"run_dir={run}", "backend=tensorrt")
 
 
 @pytest.mark.slow

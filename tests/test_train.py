@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hydra.errors import InstantiationException
 
 from src.core.config import CONFIG_DIR
+from src.core.errors import user_error
 from src.data.io import DataError
 from src.data.schema import SENTIMENTS, STANCES
 from src.inference.loading import ModelError, load_task_model
@@ -257,28 +259,79 @@ def test_every_model_composes(tmp_path, model):
     assert make_cfg(tmp_path, f"model={model}").model._target_.startswith("src.models.")
 
 
-def test_own_table_trains_through_config_only(tmp_path):
-    rows = ["tweet,label"]
-    words = {"favor": "ندعم ونرحب ونشيد", "against": "نرفض وندين ونحذر", "none": "أعلن الموعد"}
-    for i in range(60):
-        label = list(words)[i % 3]
-        rows.append(f"{words[label]} بالقرار رقم {i},{label}")
+def own_table(tmp_path: Path, labels=("Favor", "Against", "None"), header="tweet,label") -> Path:
+    """60 rows of three labels that TF-IDF tells apart, with only a text and a label column."""
+    words = ("ندعم ونرحب ونشيد", "نرفض وندين ونحذر", "أعلن الموعد")
+    rows = [header] + [f"{words[i % 3]} بالقرار رقم {i},{labels[i % 3]}" for i in range(60)]
     table = tmp_path / "mine.csv"
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    metrics = train(make_cfg(tmp_path / "run", "model=tfidf", "data=table", "task=stance",
+    return table
+
+
+def test_own_table_trains_with_the_readme_command_as_written(tmp_path):
+    # README, "Your own data": one task, its column and its raw values mapped, nothing removed.
+    table = own_table(tmp_path)
+    metrics = train(make_cfg(tmp_path / "run", "model=tfidf", "data=table",
                              f"data.files.train={table}", "data.text_column=tweet",
-                             "~data.label_columns.sentiment", "data.label_columns.stance=label"))
+                             "data.label_columns.stance=label", "task=stance",
+                             "data.label_values.stance={Favor: favor, Against: against, "
+                             "None: none}"))
+    assert list(metrics) == ["stance"]
     assert metrics["stance"]["test"]["macro_f1"] == 1.0
+    saved = json.loads((tmp_path / "run" / "stance" / "labels.json").read_text())
+    assert saved["id2label"] == {"0": "against", "1": "favor", "2": "none"}
+    assert saved["neutral_labels"] == ["none"]
     card = (tmp_path / "run" / "stance" / "README.md").read_text()
     assert "mine.csv" in card
+
+
+@pytest.mark.parametrize("data", ["qawl", "table"])
+def test_label_values_labels_and_neutral_labels_are_set_alike_in_every_data_config(tmp_path,
+                                                                                   data):
+    cfg = make_cfg(tmp_path, f"data={data}", "data.label_values.sentiment={POS: positive}",
+                   "data.labels.stance=[a, b]", "data.neutral_labels.sentiment=[NEU]")
+    assert cfg.data.label_values.sentiment == {"POS": "positive"}
+    assert list(cfg.data.labels.stance) == ["a", "b"]
+    assert list(cfg.data.neutral_labels.sentiment) == ["NEU"]
+
+
+def test_raw_labels_keep_polar_f1_once_their_neutral_label_is_named(tmp_path, capsys):
+    table = own_table(tmp_path, ("POS", "NEG", "NEU"), header="tweet,sentiment")
+    given = ("model=tfidf", "data=table", f"data.files.train={table}", "data.text_column=tweet",
+             "task=sentiment")
+    silent = train(make_cfg(tmp_path / "a", *given))
+    assert "polar_macro_f1" not in silent["sentiment"]["test"]
+    assert "no sentiment label is none or neutral (NEG, NEU, POS)" in capsys.readouterr().err
+    named = train(make_cfg(tmp_path / "b", *given, "data.neutral_labels.sentiment=[NEU]"))
+    assert named["sentiment"]["test"]["polar_macro_f1"] == 1.0
+    saved = json.loads((tmp_path / "b" / "sentiment" / "labels.json").read_text())
+    assert saved["neutral_labels"] == ["NEU"]
+    card = (tmp_path / "b" / "sentiment" / "README.md").read_text()
+    assert "Polar macro-F1 (without NEU)" in card
+    with pytest.raises(InstantiationException) as caught:
+        train(make_cfg(tmp_path / "c", *given, "data.neutral_labels.sentiment=[neutral]"))
+    assert re.search("'neutral' is not a sentiment label .* NEG, NEU, POS",
+                     str(user_error(caught.value)))
+
+
+def test_a_task_the_file_has_no_column_for_names_the_way_out(tmp_path):
+    table = own_table(tmp_path)
+    with pytest.raises(InstantiationException) as caught:
+        train(make_cfg(tmp_path / "run", "model=tfidf", "data=table", f"data.files.train={table}",
+                       "data.text_column=tweet", "data.label_columns.stance=label"))
+    assert re.search(r"missing column\(s\) sentiment \(data.label_columns.sentiment\).*task=",
+                     str(user_error(caught.value)))
 
 
 def test_task_without_its_column_is_a_clear_error(tmp_path):
     table = tmp_path / "only_stance.csv"
     table.write_text("text,stance\n" + "\n".join(f"نص {i},{'ab'[i % 2]}" for i in range(20)))
-    with pytest.raises(DataError, match="no sentiment column"):
+    with pytest.raises(InstantiationException) as caught:
         train(make_cfg(tmp_path / "run", "model=tfidf", "data=table", "task=sentiment",
                        f"data.files.train={table}", "~data.label_columns.sentiment"))
+    assert isinstance(user_error(caught.value), DataError)
+    assert "no sentiment column named (set data.label_columns.sentiment=COLUMN)" in str(
+        user_error(caught.value))
 
 
 def test_balanced_class_weights(tmp_path):
@@ -289,10 +342,10 @@ def test_balanced_class_weights(tmp_path):
     ctx = FitContext(task="stance", data=data, normalizer=instantiate(cfg.normalization),
                      trainer=cfg.trainer, seed=1, output_dir=tmp_path, checkpoint_dir=tmp_path)
     weights = ctx.class_weights()
-    counts = [ctx.targets("train").count(i) for i in range(len(STANCES))]
+    counts = [ctx.label_ids("train").count(i) for i in range(len(STANCES))]
     # balanced: n_samples / (n_classes * count), so weight × count is the same for all classes
     products = [w * c for w, c in zip(weights, counts, strict=True)]
-    assert products == pytest.approx([len(ctx.targets("train")) / len(STANCES)] * len(STANCES))
+    assert products == pytest.approx([len(ctx.label_ids("train")) / len(STANCES)] * len(STANCES))
     metrics = train(make_cfg(tmp_path / "run", *SMOKE, "task=stance", "data.max_samples=48",
                              "trainer.class_weights=balanced"))
     assert set(metrics["stance"]) == {"dev", "test"}
@@ -512,3 +565,13 @@ def test_the_sklearn_card_loads_the_model_trusting_only_its_listed_types(tmp_pat
     monkeypatch.chdir(folder)
     exec(snippet, {})
     assert capsys.readouterr().out.strip() in STANCES
+
+
+def test_a_run_keeps_each_tasks_whole_training_history(tiny_run):
+    # The checkpoint kept is the best one; the history beside it covers every epoch run.
+    run_dir, _ = tiny_run
+    for task in ("stance", "sentiment"):
+        state = json.loads((run_dir / "checkpoints" / task / "trainer_state.json").read_text())
+        assert state["epoch"] == 2.0
+        assert [entry["epoch"] for entry in state["log_history"]
+                if "eval_macro_f1" in entry] == [1.0, 2.0]

@@ -21,6 +21,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 from src.core.errors import warn
 from src.data.io import DataError, read_numbered_jsonl
 from src.data.schema import SPLITS
+from src.models.layout import DEFAULT_NEUTRAL
 from src.text.normalization import ArabicNormalizer
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
@@ -116,18 +117,35 @@ def _where(path: Path, row: int) -> str:
 
 
 def _labelled(dataset: Dataset, path: Path, text_column: str, label_columns: Mapping[str, str],
-              label_values: Mapping[str, Mapping[str, str]]) -> Dataset:
+              label_values: Mapping[str, Mapping[str, str]],
+              target_column: str | None = None) -> Dataset:
     wanted = {text_column: "text", **{column: task for task, column in label_columns.items()}}
+    if target_column:
+        wanted[target_column] = "target"
     missing = [column for column in wanted if column not in dataset.column_names]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} "
-                        f"(found {', '.join(c for c in dataset.column_names if c != ROW)})")
+        where = {text_column: "data.text_column", target_column: "data.target_column",
+                 **{column: f"data.label_columns.{task}" for task, column in label_columns.items()}}
+        named = ", ".join(f"{column} ({where[column]})" for column in missing)
+        others = [task for task, column in label_columns.items() if column in missing]
+        hint = (f"; a task the file has no column for is left out with task=, or named with "
+                f"data.label_columns.{others[0]}=COLUMN" if others else "")
+        raise DataError(f"{path}: missing column(s) {named}; found "
+                        f"{', '.join(c for c in dataset.column_names if c != ROW)}{hint}")
     clashes = [v for k, v in wanted.items() if v in dataset.column_names and v not in wanted]
+    # A target column is what the stance model reads: only data.target_column names one.
+    if "target" in dataset.column_names and "target" not in wanted.values():
+        clashes.append("target")
     dataset = dataset.remove_columns(clashes)
     dataset = dataset.rename_columns({k: v for k, v in wanted.items() if k != v})
     for row, text in zip(dataset[ROW], dataset["text"], strict=True):
         if not isinstance(text, str) or not text.strip():
             raise DataError(f"{_where(path, row)}: empty or missing text")
+    if target_column:
+        for row, target in zip(dataset[ROW], dataset["target"], strict=True):
+            if not isinstance(target, str) or not target.strip():
+                raise DataError(f"{_where(path, row)}: empty or missing target (column "
+                                f"'{target_column}', data.target_column)")
 
     def map_values(batch: dict) -> dict:
         for task, mapping in label_values.items():
@@ -161,11 +179,19 @@ def load_splits(
     max_samples: int | None = None,
     sources: Sequence[str] | None = None,
     allow_overlap: bool = False,
+    tasks: Sequence[str] | None = None,
+    neutral_labels: Mapping[str, Sequence[str] | None] | None = None,
+    target_column: str | None = None,
 ) -> DatasetDict:
     """Read ``files`` (split name -> path; ``train`` required) into a DatasetDict.
 
     ``label_columns`` maps each task to its column (default: a column named like the task, for
-    whichever of stance/sentiment exist). ``labels`` fixes each task's label order; without it
+    whichever of stance/sentiment exist); ``tasks``, when given, keeps only those tasks' columns,
+    so a file needs no column for a task that is not trained. ``label_values`` maps raw values
+    to label names per task. ``neutral_labels`` names, per task, the labels of no position or
+    polarity (see :func:`neutral_labels_of`); they are checked against the labels here.
+    ``target_column``, for target-specific stance (Mawqif, StanceEval), is kept as a ``target``
+    column of non-empty strings. ``labels`` fixes each task's label order; without it
     the sorted values seen in train are used, as Hugging Face's ``run_classification`` does.
     Splits without a file are cut from train with ``split_fractions``, stratified by the first
     task. ``max_samples`` keeps a random N rows of each split, for quick runs. ``name`` is
@@ -188,11 +214,17 @@ def load_splits(
     if label_columns is None:
         label_columns = {task: task for task in ("stance", "sentiment")
                          if task in raw["train"].column_names}
+    if tasks is not None:
+        label_columns = {task: column for task, column in label_columns.items() if task in tasks}
     if not label_columns:
-        raise DataError(f"{paths['train']}: no label column (set data.label_columns)")
-    splits = {split: _labelled(data, paths[split], text_column, label_columns, label_values or {})
+        wanted = " or ".join(tasks) if tasks else "label"
+        raise DataError(f"{paths['train']}: no {wanted} column named (set "
+                        f"data.label_columns.{tasks[0] if tasks else 'TASK'}=COLUMN)")
+    splits = {split: _labelled(data, paths[split], text_column, label_columns, label_values or {},
+                               target_column)
               for split, data in raw.items()}
-    labels = dict(labels or {})
+    # A task given no labels (data.labels.TASK: null) takes them from train.
+    labels = {task: names for task, names in (labels or {}).items() if names is not None}
     for task, column in label_columns.items():
         # A classifier of one class learns nothing, and scores a perfect macro-F1 doing so.
         if task in labels and len(labels[task]) < 2:
@@ -205,6 +237,8 @@ def load_splits(
                             "to tell apart")
     splits = {split: _cast_labels(data, paths[split], {t: labels[t] for t in label_columns})
               for split, data in splits.items()}
+    neutral = {task: neutral_labels_of(neutral_labels, task, labels[task], paths["train"])
+               for task in label_columns}
     missing = [split for split in SPLITS if split not in splits]
     if missing:
         fractions = split_fractions or {}
@@ -222,7 +256,29 @@ def load_splits(
     splits = {split: data.remove_columns(ROW) for split, data in splits.items()}
     for data in splits.values():
         data.info.dataset_name = name
+    # Without a label of no position, polar macro-F1 cannot be computed: said once the data is
+    # known to be usable, so that it never stands before the error that stops a run.
+    for task in (task for task, found in neutral.items() if not found):
+        warn(f"{paths['train']}: no {task} label is none or neutral "
+             f"({', '.join(labels[task])}), so no polar macro-F1 is computed; name the labels "
+             f"of no {task} with data.neutral_labels.{task}=[LABEL]")
     return DatasetDict({split: splits[split] for split in SPLITS})
+
+
+def neutral_labels_of(given: Mapping[str, Sequence[str] | None] | None, task: str,
+                      labels: Sequence[str], where: Path | str = "data") -> list[str]:
+    """The labels of ``task`` that carry no position or polarity: ``given[task]`` (each must be
+    one of ``labels``), by default the project's none/neutral among them."""
+    named = (given or {}).get(task)
+    if named is None:
+        return [label for label in labels if label in DEFAULT_NEUTRAL]
+    named = [str(label) for label in ([named] if isinstance(named, str) else named)]
+    unknown = [label for label in named if label not in labels]
+    if unknown:
+        raise DataError(f"data.neutral_labels.{task}: {', '.join(map(repr, unknown))} is not a "
+                        f"{task} label of {where} (its labels: {', '.join(labels)}); name labels "
+                        "after data.label_values maps them")
+    return named
 
 
 def _numbered(dataset: Dataset) -> Dataset:

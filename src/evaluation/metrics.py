@@ -2,43 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-# Labels that mean "no position" / "no polarity"; the polar score averages over the others, as
-# SemEval's F1-PN does for sentiment and StanceEval's FAVOR/AGAINST average does for stance.
-NON_POLAR = frozenset({"none", "neutral"})
+from src.models.layout import DEFAULT_NEUTRAL
+
+# Labels that mean "no position" / "no polarity" unless data.neutral_labels says otherwise; the
+# polar score averages over the others, as SemEval's F1-PN does for sentiment and StanceEval's
+# FAVOR/AGAINST average does for stance.
+NON_POLAR = frozenset(DEFAULT_NEUTRAL)
 
 
-def polar_labels(labels: Sequence[str]) -> list[int]:
-    return [index for index, name in enumerate(labels) if name not in NON_POLAR]
+def polar_labels(labels: Sequence[str], neutral: Collection[str] = NON_POLAR) -> list[int]:
+    return [index for index, name in enumerate(labels) if name not in neutral]
 
 
 def classification_metrics(
-    labels: Sequence[str], y_true: Sequence[int], y_pred: Sequence[int]
+    labels: Sequence[str], y_true: Sequence[int], y_pred: Sequence[int],
+    neutral: Collection[str] = NON_POLAR,
 ) -> dict[str, float]:
-    """Accuracy, macro-F1 and polar macro-F1 (over the labels other than none/neutral)."""
+    """Accuracy, macro-F1 and polar macro-F1 (over the labels not in ``neutral``; left out
+    when every label, or none, is neutral)."""
     every = list(range(len(labels)))
     metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=every, average="macro",
                                    zero_division=0)),
     }
-    polar = polar_labels(labels)
+    polar = polar_labels(labels, neutral)
     if polar and len(polar) < len(labels):
         metrics["polar_macro_f1"] = float(f1_score(y_true, y_pred, labels=polar,
                                                    average="macro", zero_division=0))
     return metrics
 
 
-def compute_metrics_for(labels: Sequence[str]):
+def compute_metrics_for(labels: Sequence[str], neutral: Collection[str] = NON_POLAR):
     """A ``compute_metrics`` callable for the Hugging Face Trainer."""
 
     def compute(prediction) -> dict[str, float]:
         logits, y_true = prediction.predictions, prediction.label_ids
-        return classification_metrics(labels, y_true, np.argmax(logits, axis=-1))
+        return classification_metrics(labels, y_true, np.argmax(logits, axis=-1), neutral)
 
     return compute
 

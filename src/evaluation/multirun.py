@@ -1,5 +1,6 @@
 """After a multirun: of training, mean ± std of every metric across the seeds of each
-configuration; of evaluation, a table of each job's headline metrics per task."""
+configuration; of evaluation, each job's test split and a table of its headline metrics per
+task."""
 
 from __future__ import annotations
 
@@ -84,6 +85,14 @@ class SeedSummary(Callback):
         print(to_markdown(summary))
 
 
+def test_split(data: dict, with_origin: bool = True) -> str:
+    """The test split that an evaluation's ``data`` record names, in words."""
+    test = data["test"]
+    where = f"`{test['file']}`" if test["file"] else f"cut from `{test['cut_from']}`"
+    return f"{where}, {test['statements']} statements" + (f", from {test['from']}"
+                                                          if with_origin else "")
+
+
 def _job_order(folder: Path) -> tuple[int, str]:
     return len(folder.name), folder.name
 
@@ -98,16 +107,25 @@ def headline_of(metrics: dict) -> dict[str, dict]:
             if isinstance(result, dict) and "model" in result}
 
 
+def tests_of(metrics: dict) -> list[str]:
+    """The test splits an evaluation's metrics.json names: one, or one per run of a folder of
+    runs (the same, for runs trained on the same data)."""
+    data = metrics.get("data") or {}
+    records = list(data.values()) if "mean_std" in metrics else [data] if data else []
+    return list(dict.fromkeys(test_split(record) for record in records))
+
+
 def evaluation_summary(sweep_dir: Path) -> dict[str, Any]:
     """Every job of an evaluation sweep: its overrides, the ones that tell it from the other
-    jobs (its label), its report and its headline metrics per task."""
+    jobs (its label), its report, its test split and its headline metrics per task."""
     jobs = []
     for folder in sorted((p.parent for p in sweep_dir.glob(f"*/{METRICS}")), key=_job_order):
         overrides_file = folder / ".hydra" / "overrides.yaml"
         overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.exists() else []
+        metrics = json.loads((folder / METRICS).read_text())
         jobs.append({"job": folder.name, "overrides": overrides or [],
-                     "report": f"{folder.name}/report.md",
-                     "headline": headline_of(json.loads((folder / METRICS).read_text()))})
+                     "report": f"{folder.name}/report.md", "test": tests_of(metrics),
+                     "headline": headline_of(metrics)})
     shared = set.intersection(*(set(job["overrides"]) for job in jobs)) if len(jobs) > 1 else set()
     for job in jobs:
         job["label"] = " ".join(o for o in job["overrides"] if o not in shared) or job["job"]
@@ -127,6 +145,9 @@ def evaluation_markdown(summary: dict[str, Any]) -> str:
     lines = [f"# Evaluation of {len(jobs)} jobs", "",
              "Headline metrics of each job's models on its test split; the full reports are in "
              "the jobs' folders.", ""]
+    lines += [f"- [{job['label']}]({job['report']}): test split {'; '.join(job['test'])}"
+              for job in jobs if job["test"]]
+    lines.append("")
     tasks = dict.fromkeys(task for job in jobs for task in job["headline"])
     for task in tasks:
         names = [name for name in HEADLINE

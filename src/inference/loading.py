@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from src.core.errors import ModelError, QawlError, warn
+from src.core.errors import InputError, ModelError, QawlError, warn
 from src.models import layout
 from src.models.layout import ONNX_FILES, ONNX_INPUTS
 from src.models.speaker_input import SpeakerInput
@@ -33,16 +34,67 @@ class TaskModel:
     normalizer: ArabicNormalizer
     truncated: list[int] = field(default_factory=list)
     speaker_input: SpeakerInput = field(default_factory=SpeakerInput)
+    # The targets of its train split, for a model that reads a target with each text
+    # (target_input.json: Mawqif's target-specific stance); None for a model that reads none.
+    trained_targets: list[str] | None = None
+    # Targets not among trained_targets that were warned of already: once each.
+    unseen_targets: set[str] = field(default_factory=set, repr=False)
 
     def probabilities(self, texts: list[str], batch_size: int = 32, progress=None,
-                      speakers=None) -> np.ndarray:
+                      speakers=None, targets: list[str] | None = None) -> np.ndarray:
         """One row of label probabilities per text. ``speakers``, one (speaker, camp) pair per
-        text, reaches a model trained with a speaker input and is ignored by any other."""
+        text, reaches a model trained with a speaker input and is ignored by any other.
+        ``targets``, what each text takes its stance on, is required by a model that
+        ``reads_target`` and ignored by any other."""
         raise NotImplementedError
+
+    @property
+    def reads_target(self) -> bool:
+        return self.trained_targets is not None
 
     def prepared(self, texts: list[str], speakers=None) -> list[str]:
         """The texts as the model was trained on them: speaker form, then normalisation."""
         return [self.normalizer(t) for t in self.speaker_input.apply(texts, speakers)]
+
+    def require_targets(self, given: bool) -> None:
+        """InputError for a model that reads a target with each text, when none is ``given``."""
+        if self.reads_target and not given:
+            raise InputError(f"{self.folder}: this {self.task} model reads a target with each "
+                             f"text (trained on {', '.join(self.trained_targets)}); pass "
+                             "--target or --target-column")
+
+    def prepared_targets(self, targets: list[str] | None, count: int) -> list[str] | None:
+        """``targets`` normalised as in training for a model that reads them, None for one
+        that does not (given or not); InputError when such a model is given none, and a
+        warning, once, for each target it was not trained on."""
+        if not self.reads_target:
+            return None
+        self.require_targets(targets is not None)
+        if len(targets) != count:
+            raise ValueError(f"{len(targets)} targets for {count} texts: expected one each")
+        for position, target in enumerate(targets):
+            if not isinstance(target, str) or not target.strip():
+                raise InputError(f"{self.folder}: text {position + 1} has no target "
+                                 f"({target!r}); this {self.task} model reads one with each text")
+        known = {self.normalizer(t) for t in self.trained_targets}
+        for target in dict.fromkeys(targets):
+            if self.normalizer(target) not in known | self.unseen_targets:
+                self.unseen_targets.add(self.normalizer(target))
+                warn(f"{self.folder}: target {target!r} is not one this {self.task} model was "
+                     f"trained on ({', '.join(self.trained_targets)}); its scores are less "
+                     "reliable")
+        return [self.normalizer(t) for t in targets]
+
+
+def check_targets(models: dict[str, TaskModel], option: str | None, run: Path) -> None:
+    """Before any text is read: InputError when a model of ``run`` reads a target with each
+    text and no ``option`` (--target, --target-column) gives one; a warning when one is given
+    and no model reads it."""
+    for model in models.values():
+        model.require_targets(option is not None)
+    if option is not None and not any(model.reads_target for model in models.values()):
+        warn(f"{option}: no model of {run} reads a target (one trained with "
+             "data.target_column does); ignored")
 
 
 def usable_cores() -> int:
@@ -64,32 +116,49 @@ class TokenModel(TaskModel):
     # The tokens per statement the model was trained on; None where no record of it was kept.
     trained_length: int | None = None
 
-    def tokenize(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of ``texts``, special tokens included, not truncated."""
+    def tokenize(self, texts: list[str], targets: list[str] | None = None
+                 ) -> tuple[list[list[int]], list[list[int]] | None]:
+        """Token ids of ``texts`` or, with ``targets``, of each (target, text) pair, special
+        tokens included, not truncated; and a pair's token type ids (None for single texts,
+        and for a tokenizer without them: every type is then 0)."""
         raise NotImplementedError
 
-    def logits(self, input_ids: list[list[int]]) -> np.ndarray:
+    def logits(self, input_ids: list[list[int]],
+               token_type_ids: list[list[int]] | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def encode(self, texts: list[str], speakers=None) -> list[list[int]]:
+    def encoded(self, texts: list[str], speakers=None, targets: list[str] | None = None
+                ) -> tuple[list[list[int]], list[list[int]] | None]:
+        """:meth:`tokenize` of the texts (and targets) prepared as at training time."""
+        return self.tokenize(self.prepared(texts, speakers),
+                             self.prepared_targets(targets, len(texts)))
+
+    def encode(self, texts: list[str], speakers=None, targets: list[str] | None = None
+               ) -> list[list[int]]:
         """Token ids of each text, prepared as at training time and not yet truncated."""
-        return self.tokenize(self.prepared(texts, speakers))
+        return self.encoded(texts, speakers, targets)[0]
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         return [len(ids) for ids in self.encode(texts)]
 
     def probabilities(self, texts: list[str], batch_size: int = 32, progress=None,
-                      speakers=None) -> np.ndarray:
-        encoded = self.encode(texts, speakers)
-        # Too long for the model: keep the start, close with the final [SEP].
+                      speakers=None, targets: list[str] | None = None) -> np.ndarray:
+        encoded, types = self.encoded(texts, speakers, targets)
+        # Too long for the model: keep the start, close with the final [SEP]; a pair keeps
+        # its target, as the tokenizer's truncation in training kept it.
         self.truncated = [i for i, ids in enumerate(encoded) if len(ids) > self.max_length]
-        encoded = [ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + ids[-1:]
-                   for ids in encoded]
+
+        def cut(sequences: list[list[int]]) -> list[list[int]]:
+            return [ids if len(ids) <= self.max_length else ids[: self.max_length - 1] + ids[-1:]
+                    for ids in sequences]
+
+        encoded, types = cut(encoded), None if types is None else cut(types)
         order = np.argsort([len(ids) for ids in encoded], kind="stable")
         scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for begin in range(0, len(order), batch_size):
             chosen = order[begin: begin + batch_size]
-            scores[chosen] = softmax(self.logits([encoded[i] for i in chosen]))
+            batch_types = None if types is None else [types[i] for i in chosen]
+            scores[chosen] = softmax(self.logits([encoded[i] for i in chosen], batch_types))
             if progress is not None:
                 progress(len(chosen))
         return scores
@@ -100,29 +169,42 @@ class TransformersModel(TokenModel):
     tokenizer: object = None
     model: object = None
 
-    def tokenize(self, texts: list[str]) -> list[list[int]]:
-        return self.tokenizer(texts)["input_ids"]
+    def tokenize(self, texts: list[str], targets: list[str] | None = None
+                 ) -> tuple[list[list[int]], list[list[int]] | None]:
+        if targets is None:
+            return self.tokenizer(texts)["input_ids"], None
+        encoded = self.tokenizer(targets, texts)
+        return encoded["input_ids"], encoded.get("token_type_ids")
 
-    def logits(self, input_ids: list[list[int]]) -> np.ndarray:
+    def logits(self, input_ids: list[list[int]],
+               token_type_ids: list[list[int]] | None = None) -> np.ndarray:
         import torch
 
-        batch = self.tokenizer.pad({"input_ids": input_ids}, return_tensors="pt")
+        features = {"input_ids": input_ids}
+        if token_type_ids is not None:
+            features["token_type_ids"] = token_type_ids
+        batch = self.tokenizer.pad(features, return_tensors="pt")
         with torch.inference_mode():
             batch = {name: tensor.to(self.model.device) for name, tensor in batch.items()}
             return self.model(**batch).logits.float().cpu().numpy()
 
 
-def padded(input_ids: list[list[int]], pad_id: int, side: str = "right") -> dict[str, np.ndarray]:
-    """``input_ids`` padded to the longest with ``pad_id`` on ``side``, and their attention
-    mask: what a transformers tokenizer's ``pad`` returns, as int64 arrays."""
+def padded(input_ids: list[list[int]], pad_id: int, side: str = "right",
+           token_type_ids: list[list[int]] | None = None) -> dict[str, np.ndarray]:
+    """``input_ids`` padded to the longest with ``pad_id`` on ``side``, their attention mask
+    and their token types (0 where none are given, and in the padding): what a transformers
+    tokenizer's ``pad`` returns, as int64 arrays."""
     width = max(map(len, input_ids))
     ids = np.full((len(input_ids), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(input_ids), width), dtype=np.int64)
+    types = np.zeros((len(input_ids), width), dtype=np.int64)
     for row, sequence in enumerate(input_ids):
         start = 0 if side == "right" else width - len(sequence)
         ids[row, start:start + len(sequence)] = sequence
         mask[row, start:start + len(sequence)] = 1
-    return {"input_ids": ids, "attention_mask": mask}
+        if token_type_ids is not None:
+            types[row, start:start + len(sequence)] = token_type_ids[row]
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
 
 
 @dataclass
@@ -135,26 +217,42 @@ class OnnxModel(TokenModel):
     padding_side: str = "right"
     session: object = None
 
-    def tokenize(self, texts: list[str]) -> list[list[int]]:
-        return [encoding.ids for encoding in self.tokenizer.encode_batch_fast(texts)]
+    def tokenize(self, texts: list[str], targets: list[str] | None = None
+                 ) -> tuple[list[list[int]], list[list[int]] | None]:
+        if targets is None:
+            return [e.ids for e in self.tokenizer.encode_batch_fast(texts)], None
+        pairs = self.tokenizer.encode_batch_fast(list(zip(targets, texts, strict=True)))
+        return [e.ids for e in pairs], [e.type_ids for e in pairs]
 
-    def logits(self, input_ids: list[list[int]]) -> np.ndarray:
-        batch = padded(input_ids, self.pad_id, self.padding_side)
-        return self.session.run(["logits"], {name: batch[name] for name in ONNX_INPUTS})[0]
+    def logits(self, input_ids: list[list[int]],
+               token_type_ids: list[list[int]] | None = None) -> np.ndarray:
+        batch = padded(input_ids, self.pad_id, self.padding_side, token_type_ids)
+        # An export takes token_type_ids where its tokenizer gives them (and one written
+        # before they were exported, never); see src.inference.onnx_export.
+        names = [i.name for i in self.session.get_inputs() if i.name in ONNX_INPUTS]
+        return self.session.run(["logits"], {name: batch[name] for name in names})[0]
+
+
+def text_target_rows(texts: list[str], targets: list[str]) -> np.ndarray:
+    """One [text, target] row per text: what a TF-IDF pipeline that reads targets takes
+    (``src.models.tfidf``, target_input.json's form "column")."""
+    return np.array([texts, targets], dtype=object).T
 
 
 @dataclass
 class SklearnModel(TaskModel):
     pipeline: object = None
 
-    def features(self, texts: list[str], batch_size: int):
-        """What the pipeline reads: the prepared texts themselves."""
-        return texts
+    def features(self, texts: list[str], targets: list[str] | None, batch_size: int):
+        """What the pipeline reads: the prepared texts themselves, or with their targets
+        [text, target] rows (:func:`text_target_rows`)."""
+        return texts if targets is None else text_target_rows(texts, targets)
 
     def probabilities(self, texts: list[str], batch_size: int = 32, progress=None,
-                      speakers=None) -> np.ndarray:
-        scores = self.pipeline.predict_proba(self.features(self.prepared(texts, speakers),
-                                                           batch_size))
+                      speakers=None, targets: list[str] | None = None) -> np.ndarray:
+        scores = self.pipeline.predict_proba(self.features(
+            self.prepared(texts, speakers), self.prepared_targets(targets, len(texts)),
+            batch_size))
         if progress is not None:
             progress(len(texts))
         return scores.astype(np.float32)
@@ -166,11 +264,13 @@ class EmbeddingModel(SklearnModel):
 
     encoder: dict = field(default_factory=dict)
 
-    def features(self, texts: list[str], batch_size: int):
-        from src.models.me5 import embed
+    def features(self, texts: list[str], targets: list[str] | None, batch_size: int):
+        from src.models.me5 import embed, with_targets
 
-        return embed(self.encoder["encoder"], texts,
-                     self.encoder["max_length"], batch_size)
+        embeddings = embed(self.encoder["encoder"], texts, self.encoder["max_length"],
+                           batch_size)
+        known = [self.normalizer(target) for target in self.trained_targets or []]
+        return with_targets(embeddings, targets, known)
 
 
 def _token_limit(positions: int, tokenizer_limit: int | None, max_length: int | None) -> int:
@@ -286,12 +386,14 @@ def _load_transformers(folder: Path, device: str | None, max_length: int | None)
              "are random, and so are the predictions they make")
     model.to(device).eval()
     limits = model.config.max_position_embeddings, tokenizer.model_max_length
+    trained = _trained_length(folder, getattr(model.config, layout.TRAINED_LENGTH, None),
+                              _token_limit(*limits, None))
+    # By default a statement is read as far as in training: the model learnt nothing of
+    # positions beyond, and a longer read costs time for nothing it can use.
     return TransformersModel(folder=folder, task=task, labels=labels,
                              normalizer=ArabicNormalizer.load(folder), tokenizer=tokenizer,
-                             model=model, max_length=_token_limit(*limits, max_length),
-                             trained_length=_trained_length(
-                                 folder, getattr(model.config, layout.TRAINED_LENGTH, None),
-                                 _token_limit(*limits, None)))
+                             model=model, max_length=_token_limit(*limits, max_length or trained),
+                             trained_length=trained)
 
 
 def _fast_tokenizer(folder: Path):
@@ -347,14 +449,15 @@ def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(path), options,
                                            providers=["CPUExecutionProvider"])
+    trained = _trained_length(folder, config.get(layout.TRAINED_LENGTH),
+                              _token_limit(config["max_position_embeddings"], tokenizer_limit,
+                                           None))
     return OnnxModel(folder=folder, task=task, labels=labels,
                      normalizer=ArabicNormalizer.load(folder), tokenizer=tokenizer,
                      pad_id=pad_id, padding_side=padding_side, session=session,
                      max_length=_token_limit(config["max_position_embeddings"],
-                                             tokenizer_limit, max_length),
-                     trained_length=_trained_length(
-                         folder, config.get(layout.TRAINED_LENGTH),
-                         _token_limit(config["max_position_embeddings"], tokenizer_limit, None)))
+                                             tokenizer_limit, max_length or trained),
+                     trained_length=trained)
 
 
 def _load_sklearn(folder: Path) -> TaskModel:
@@ -380,7 +483,28 @@ def load_task_model(folder: Path, device: str | None = None, max_length: int | N
                     backend: str = "torch") -> TaskModel:
     model = _load_task_model(folder, device, max_length, backend)
     model.speaker_input = SpeakerInput.load(folder)
+    model.trained_targets = _trained_targets(folder)
     return model
+
+
+def _trained_targets(folder: Path) -> list[str] | None:
+    """The targets a model that reads one with each text was trained on (its
+    target_input.json, in the form its kind reads); None for a model that reads none."""
+    path = folder / layout.TARGET_INPUT
+    if not path.is_file():
+        return None
+    settings = layout.read_json(path)
+    kind = layout.kind_of(folder)
+    form, targets = ((settings.get("form"), settings.get("targets"))
+                     if isinstance(settings, dict) else (None, None))
+    if form != layout.TARGET_FORMS[kind]:
+        raise ModelError(f"{path}: form is {form!r}; expected {layout.TARGET_FORMS[kind]!r}, "
+                         f"how a {kind} model reads its target")
+    if not (isinstance(targets, list) and targets
+            and all(isinstance(t, str) and t.strip() for t in targets)):
+        raise ModelError(f"{path}: targets is {targets!r}; expected the list of targets the "
+                         "model was trained on")
+    return targets
 
 
 def _load_task_model(folder: Path, device: str | None, max_length: int | None,
@@ -401,14 +525,45 @@ def _load_task_model(folder: Path, device: str | None, max_length: int | None,
 
 
 def load_models(path: Path, device: str | None = None, max_length: int | None = None,
-                backend: str = "torch") -> tuple[dict[str, TaskModel], list[str]]:
+                backend: str = "torch", left_out: Callable[[str, str], None] | None = None,
+                ) -> tuple[dict[str, TaskModel], list[str]]:
     """The classifiers of a run folder or of one model folder, by task, and the classifier
-    tasks that are missing (a speaker tagger is read by src.inference.speakers)."""
-    folders = {task: folder for task, folder in layout.model_folders(path).items()
-               if task in layout.CLASSIFIER_TASKS}
+    tasks the run has no model folder for (a speaker tagger is read by src.inference.speakers).
+
+    A run's task folder that cannot be loaded (ModelError) does not stop the others:
+    ``left_out(task, reason)`` is told of it once they are loaded, by default as a warning that
+    names the tasks served. ModelError when no task can be loaded."""
+    if not layout.is_run_folder(path):
+        folders = {task: folder for task, folder in layout.model_folders(path).items()
+                   if task in layout.CLASSIFIER_TASKS}
+        if not folders:
+            raise ModelError(f"{path}: holds a speaker tagger only, no "
+                             f"{' or '.join(layout.CLASSIFIER_TASKS)} model")
+        return ({task: load_task_model(folder, device, max_length, backend)
+                 for task, folder in folders.items()},
+                [task for task in layout.CLASSIFIER_TASKS if task not in folders])
+    folders = {task: path / task for task in layout.CLASSIFIER_TASKS
+               if layout.is_model_folder(path / task)}
     if not folders:
         raise ModelError(f"{path}: holds a speaker tagger only, no "
                          f"{' or '.join(layout.CLASSIFIER_TASKS)} model")
-    models = {task: load_task_model(folder, device, max_length, backend)
-              for task, folder in folders.items()}
-    return models, [task for task in layout.CLASSIFIER_TASKS if task not in models]
+    models, failed = {}, {}
+    for task, folder in folders.items():
+        try:
+            found = layout.saved(folder)[0]
+            if found != task:
+                raise ModelError(f"{folder}: holds a {found} model, not {task}")
+            models[task] = load_task_model(folder, device, max_length, backend)
+        except ModelError as err:
+            failed[task] = err
+    if not models:
+        if len(failed) == 1:
+            raise next(iter(failed.values()))
+        raise ModelError(f"{path}: no model can be loaded: "
+                         + "; ".join(map(str, failed.values())))
+    for task, err in failed.items():
+        if left_out is None:
+            warn(f"{err}; leaving {task} out, using {' and '.join(models)} only")
+        else:
+            left_out(task, str(err))
+    return models, [task for task in layout.CLASSIFIER_TASKS if task not in folders]

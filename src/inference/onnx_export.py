@@ -24,9 +24,12 @@ def export_onnx(folder: Path, int8: bool) -> list[Path]:
     model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    # Two lengths in the example batch, so no dimension is traced as a constant.
-    example = tokenizer(["نص قصير", "نص أطول قليلا من النص الأول للتجربة"], padding=True,
-                        return_tensors="pt")
+    # Two lengths in the example batch, so no dimension is traced as a constant; a pair, so
+    # that token_type_ids, where the tokenizer gives them, are inputs: a model that reads a
+    # target with each text ([CLS] target [SEP] text [SEP]) needs them to read it as trained.
+    example = tokenizer(["هدف", "هدف آخر"], ["نص قصير", "نص أطول قليلا من النص الأول للتجربة"],
+                        padding=True, return_tensors="pt")
+    inputs = [name for name in ONNX_INPUTS if name in example]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     fp32 = folder / ONNX_FILES["onnx"]
     fp32.parent.mkdir(exist_ok=True)
@@ -35,9 +38,9 @@ def export_onnx(folder: Path, int8: bool) -> list[Path]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            model, (), kwargs={name: example[name] for name in ONNX_INPUTS},
-            input_names=list(ONNX_INPUTS), output_names=["logits"], dynamo=True, verbose=False,
-            dynamic_shapes={name: {0: batch, 1: sequence} for name in ONNX_INPUTS})
+            model, (), kwargs={name: example[name] for name in inputs},
+            input_names=inputs, output_names=["logits"], dynamo=True, verbose=False,
+            dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs})
     program.save(str(fp32))
     written = [fp32]
     if int8:

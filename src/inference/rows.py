@@ -47,18 +47,23 @@ def speakers_for(run: Path, device: str | None, backend: str = "torch"):
 def models_for(model: Path | None, device: str | None, max_length: int | None,
                backend: str) -> tuple[dict, Path]:
     """The models of ``model`` (default: the newest run) by task, and the run or model folder
-    they came from, saying on stderr which run is used, which task it lacks and, once, when
-    ``max_length`` is beyond what the models were trained on; raises
-    src.inference.loading.ModelError."""
+    they came from, saying on stderr which run is used, which task it lacks or cannot load
+    (and why) and, once, when ``max_length`` is beyond what the models were trained on; raises
+    src.inference.loading.ModelError when no task can be loaded."""
     from src.inference.loading import load_models
     from src.models.layout import newest_run
 
     if model is None:
         model = newest_run()
         print(f"using model {model}", file=sys.stderr)
-    models, missing = load_models(model, device, max_length, backend)
+    unusable: dict[str, str] = {}
+    models, missing = load_models(model, device, max_length, backend,
+                                  left_out=unusable.__setitem__)
+    predicting = f"predicting {' and '.join(models)} only"
     for task in missing:
-        warn(f"{model} has no {task} model: predicting {' and '.join(models)} only")
+        warn(f"{model} has no {task} model: {predicting}")
+    for task, reason in unusable.items():
+        warn(f"{reason}; leaving {task} out: {predicting}")
     trained = {task: getattr(m, "trained_length", None) for task, m in models.items()}
     beyond = {task: length for task, length in trained.items()
               if length is not None and max_length is not None and max_length > length}
@@ -70,14 +75,17 @@ def models_for(model: Path | None, device: str | None, max_length: int | None,
     return models, model
 
 
-def score(statements: list[Statement], models: dict, batch_size: int, progress=None) -> dict:
-    """Each task's label probabilities for ``statements``, warning of those cut to fit a model."""
+def score(statements: list[Statement], models: dict, batch_size: int, progress=None,
+          targets: list[str] | None = None) -> dict:
+    """Each task's label probabilities for ``statements``, warning of those cut to fit a model;
+    ``targets``, one per statement, go to a model that reads a target with each text."""
     texts = [s.text for s in statements]
     # A stance model trained with its speaker (speaker_input) reads the one found here.
     speakers = [(s.speaker, s.camp) for s in statements]
     scores = {}
     for task, model in models.items():
-        scores[task] = model.probabilities(texts, batch_size, progress, speakers=speakers)
+        scores[task] = model.probabilities(texts, batch_size, progress, speakers=speakers,
+                                           targets=targets)
         for position in model.truncated:
             statement = statements[position]
             warn(f"{statement.file}:{statement.line}: statement {statement.index} is longer "

@@ -9,7 +9,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from src.inference.tagging import BIO_LABELS, TAGGER_FOLDER
 from src.models.fitting import FitContext
-from src.models.layout import SKOPS
+from src.models.layout import SKOPS, TARGET_INPUT
 
 TEMPLATE = Path(__file__).parent / "templates" / "model_card.md"
 TAGGER_TEMPLATE = Path(__file__).parent / "templates" / "tagger_card.md"
@@ -27,7 +27,7 @@ SUMMARIES = {
     "sentiment": "the polarity of its own wording, from its speaker's side.",
 }
 METRIC_TITLES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1",
-                 "polar_macro_f1": "Polar macro-F1 (without none/neutral)"}
+                 "polar_macro_f1": "Polar macro-F1"}
 TAG_MEANINGS = {
     "O": "outside both spans",
     "B-SPEAKER": "first token of the phrase naming the speaker, as written: the shortest noun "
@@ -64,12 +64,27 @@ TAGGER = CardKind(TAGGER_TEMPLATE, "token-classification",
                   SPAN_METRIC_TITLES, TAG_MEANINGS)
 
 
+def target_note(ctx: FitContext, library: str) -> str:
+    """For a model that reads a target with each text: which, and how to give it."""
+    if not ctx.reads_target:
+        return ""
+    how = ('with `pipeline`, `classify({"text": TARGET, "text_pair": TEXT})`'
+           if library == "transformers" else "as `python -m src.predict --target TARGET` does")
+    return (f" It reads each text with the target of its stance ({TARGET_INPUT}; trained on "
+            f"{', '.join(ctx.trained_targets)}): give both, {how}.")
+
+
 def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, library: str,
                      architecture: str, recipe: str) -> None:
     """Render the card into ``ctx.output_dir/README.md``, metrics as ``model-index``: a
     statement classifier's card, or the speaker tagger's for ``task=speaker``."""
     kind = TAGGER if ctx.task == TAGGER_FOLDER else CLASSIFIER
     labels = BIO_LABELS if kind is TAGGER else ctx.labels
+    titles = dict(kind.metric_titles)
+    if kind is CLASSIFIER:
+        titles["polar_macro_f1"] = f"Polar macro-F1 (without {', '.join(ctx.neutral)})"
+        if ctx.reads_target:
+            titles["stance_eval_f1"] = "StanceEval score (polar F1 per target, averaged)"
     # Listed now, from the file as saved: a reader who asked the file at load time would trust
     # whatever it holds by then.
     trusted_types = []
@@ -81,8 +96,8 @@ def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, lib
     eval_results = [
         EvalResult(task_type=kind.pipeline_tag, dataset_type=ctx.dataset_name,
                    dataset_name=ctx.dataset_name, dataset_split="test", metric_type=name,
-                   metric_name=kind.metric_titles[name], metric_value=value)
-        for name, value in metrics["test"].items() if name in kind.metric_titles
+                   metric_name=titles[name], metric_value=value)
+        for name, value in metrics["test"].items() if name in titles
     ]
     data = ModelCardData(
         language="ar",
@@ -100,10 +115,10 @@ def write_model_card(ctx: FitContext, metrics: dict, base_model: str | None, lib
         template_path=str(kind.template),
         model_name=model_name,
         task=ctx.task,
-        task_summary=SUMMARIES.get(ctx.task, ""),
+        task_summary=SUMMARIES.get(ctx.task, "") + target_note(ctx, library),
         label_definitions=[(label, kind.meanings.get(label, "")) for label in labels],
         split_note="dev selects the checkpoint; test is held out",
-        metric_names=[name for name in kind.metric_titles if name in metrics["test"]],
+        metric_names=[name for name in titles if name in metrics["test"]],
         results=[(split, metrics[split]) for split in ("dev", "test")],
         normalization=", ".join(k for k, v in asdict(ctx.normalizer).items() if v) or "none",
         repo_hint=f"path/to/{ctx.task}",

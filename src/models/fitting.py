@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +15,9 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from src.core.errors import ModelError
 from src.data.io import DataError
+from src.data.loading import neutral_labels_of
+from src.evaluation.metrics import classification_metrics
+from src.evaluation.targets import target_scores
 from src.models import layout
 from src.models.speaker_input import SpeakerInput
 from src.text.normalization import ArabicNormalizer
@@ -42,6 +47,8 @@ class FitContext:
     checkpoint_dir: Path
     resume: bool = False
     speaker_input: SpeakerInput = field(default_factory=SpeakerInput)
+    # task -> labels of no position or polarity (data.neutral_labels); null: none/neutral
+    neutral_labels: Mapping[str, Sequence[str] | None] | None = None
 
     @property
     def dataset_name(self) -> str:
@@ -50,6 +57,11 @@ class FitContext:
     @property
     def labels(self) -> list[str]:
         return list(self.data["train"].features[self.task].names)
+
+    @property
+    def neutral(self) -> list[str]:
+        """This task's labels that polar macro-F1 leaves out; saved with the model."""
+        return neutral_labels_of(self.neutral_labels, self.task, self.labels)
 
     def texts(self, split: str) -> list[str]:
         texts = self.data[split]["text"]
@@ -75,15 +87,58 @@ class FitContext:
             found.append((speaker, mentions[0][2].camp if mentions else None))
         return found
 
-    def targets(self, split: str) -> list[int]:
+    def label_ids(self, split: str) -> list[int]:
         return list(self.data[split][self.task])
+
+    @property
+    def reads_target(self) -> bool:
+        """Whether this task's model reads each text's target: the stance task, on data with
+        a target column (``data.target_column``, Mawqif's target)."""
+        return self.task == "stance" and "target" in self.data["train"].column_names
+
+    def target_texts(self, split: str) -> list[str] | None:
+        """Each row's target, normalised as the texts are; None when the model reads none."""
+        if not self.reads_target:
+            return None
+        return [self.normalizer(target) for target in self.data[split]["target"]]
+
+    @property
+    def trained_targets(self) -> list[str]:
+        """The targets of the train split, as written, sorted: target_input.json's."""
+        return sorted(set(self.data["train"]["target"])) if self.reads_target else []
+
+    def save_target_input(self, form: str) -> None:
+        """Record in the export that the model reads a target, in ``form``
+        (``layout.TARGET_FORMS``), and the targets it was trained on."""
+        if self.reads_target:
+            Path(self.output_dir, layout.TARGET_INPUT).write_text(json.dumps(
+                {"form": form, "targets": self.trained_targets}, ensure_ascii=False,
+                indent=2) + "\n")
+
+    def scores(self, split: str, predicted: Sequence[int]) -> dict:
+        """The metrics of ``predicted`` label ids on ``split``: accuracy, macro-F1, polar
+        macro-F1 and, for a model that reads a target, StanceEval's score and each target's
+        (:func:`src.evaluation.targets.target_scores`)."""
+        gold = self.label_ids(split)
+        metrics = classification_metrics(self.labels, gold, predicted, self.neutral)
+        return {**metrics, **self.target_scores(split, predicted)}
+
+    def target_scores(self, split: str, predicted: Sequence[int]) -> dict:
+        """StanceEval's score and the per-target scores of ``predicted``; {} for a model that
+        reads no target."""
+        if not self.reads_target:
+            return {}
+        names = self.labels
+        return target_scores([names[i] for i in self.label_ids(split)],
+                             [names[i] for i in predicted], self.data[split]["target"], names,
+                             self.neutral)
 
     def class_weights(self) -> np.ndarray | None:
         """Per-class loss weights for ``trainer.class_weights=balanced``, else None."""
         if not self.trainer.get("class_weights"):
             return None
         classes = np.arange(len(self.labels))
-        y = np.asarray(self.targets("train"))
+        y = np.asarray(self.label_ids("train"))
         present = np.isin(classes, y)
         weights = np.ones(len(classes))
         weights[present] = compute_class_weight(self.trainer.class_weights,

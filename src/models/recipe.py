@@ -11,7 +11,7 @@ from src.data.io import DataError
 from src.evaluation.metrics import compute_metrics_for
 from src.models.card import write_model_card
 from src.models.fitting import METRICS_FILE, FitContext, model_folder
-from src.models.layout import TRAINED_LENGTH
+from src.models.layout import NEUTRAL_LABELS, TARGET_FORMS, TRAINED_LENGTH, TRAINER_STATE
 
 INPUTS = ("input_ids", "token_type_ids", "attention_mask")
 
@@ -109,6 +109,11 @@ def trained(ctx: FitContext, model, tokenizer, splits: dict, args, collator, com
     show_progress(trainer, ctx.task)
     trainer.train(resume_from_checkpoint=last_checkpoint(ctx.checkpoint_dir)
                   if ctx.resume else None)
+    if trainer.is_world_process_zero():
+        # The whole run's history (every epoch's dev scores, the epochs early stopping let
+        # run, train_runtime): the checkpoint kept is the best one, whose state ends with it.
+        ctx.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        trainer.state.save_to_json(str(ctx.checkpoint_dir / TRAINER_STATE))
     return trainer
 
 
@@ -138,13 +143,18 @@ class BertRecipe:
 
         set_seed(ctx.seed)  # the classification head (and tiny's whole model) is random
         texts = {split: ctx.texts(split) for split in ctx.data}
-        tokenizer, model = self.build(ctx.labels, texts["train"])
+        targets = {split: ctx.target_texts(split) for split in ctx.data}
+        # A vocabulary learnt from the data (tiny's) must cover the targets too.
+        tokenizer, model = self.build(ctx.labels, texts["train"] + (targets["train"] or []))
         length = max_length_for(tokenizer, model, ctx.trainer.max_length)
 
         def encode(split: str) -> Dataset:
-            encoded = tokenizer(texts[split], truncation=True, max_length=length)
+            # A target is the first text of a pair: [CLS] target [SEP] text [SEP], with the
+            # token types where the model has them, as pipeline's {"text", "text_pair"} reads it.
+            pair = (targets[split], texts[split]) if targets[split] else (texts[split],)
+            encoded = tokenizer(*pair, truncation=True, max_length=length)
             data = {name: encoded[name] for name in INPUTS if name in encoded}
-            return Dataset.from_dict({**data, "labels": ctx.targets(split)})
+            return Dataset.from_dict({**data, "labels": ctx.label_ids(split)})
 
         splits = {split: encode(split) for split in ctx.data}
         args = training_args(ctx)
@@ -159,14 +169,20 @@ class BertRecipe:
                     logits, labels, weight=weight.to(logits.device, logits.dtype))
 
         trainer = trained(ctx, model, tokenizer, splits, args, DataCollatorWithPadding(tokenizer),
-                          compute_metrics_for(ctx.labels), loss)
+                          compute_metrics_for(ctx.labels, ctx.neutral), loss)
         metrics = evaluate_splits(trainer, splits)
+        if ctx.reads_target:
+            for split in ("dev", "test"):
+                predicted = trainer.predict(splits[split]).predictions.argmax(axis=-1)
+                metrics[split].update(ctx.target_scores(split, predicted.tolist()))
         if trainer.is_world_process_zero():
             model.config.finetuning_task = ctx.task
             setattr(model.config, TRAINED_LENGTH, length)
+            setattr(model.config, NEUTRAL_LABELS, ctx.neutral)
             save_trained(trainer, ctx.output_dir)
             ctx.normalizer.save(ctx.output_dir)
             ctx.speaker_input.save(ctx.output_dir)
+            ctx.save_target_input(TARGET_FORMS["transformers"])
             write_model_card(ctx, metrics, base_model=self.base_model, library="transformers",
                              architecture=self.describe(), recipe=recipe_line(args, length))
             save_metrics(ctx.output_dir, metrics)
