@@ -41,16 +41,15 @@ def task_folders(run_dir: Path, tasks: tuple[str, ...]) -> dict[str, Path]:
         except ModelError as err:
             raise ExportError(str(err)) from None
     else:
-        candidates = {task: run_dir / task for task in tasks
-                      if layout.is_model_folder(run_dir / task)}
+        candidates = layout.task_folders(run_dir, tasks)
     if not candidates:
         raise ExportError(f"{run_dir}: no model folder for {', '.join(tasks)} (expected a run "
                           "folder from python -m src.train, or one of its task folders)")
     problems = {}
     for task, folder in candidates.items():
         try:
-            if layout.saved(folder)[0] != task and not layout.is_model_folder(run_dir):
-                raise ModelError(f"{folder}: holds a {layout.saved(folder)[0]} model, not {task}")
+            if not layout.is_model_folder(run_dir):
+                layout.check_task(folder, task)
         except ModelError as err:
             problems[task] = str(err)
             continue

@@ -98,9 +98,7 @@ def model_fingerprints(run: Path, backend: str) -> dict[str, dict]:
     fingerprints = {}
     # A run's task folder that does not load is left out of the scoring with a warning, and is
     # fingerprinted as it is: reading it to name its task would refuse the whole run.
-    folders = ({task: run / task for task in layout.TASK_FOLDERS
-                if layout.is_model_folder(run / task)}
-               if layout.is_run_folder(run) else layout.model_folders(run))
+    folders = layout.task_folders(run) if layout.is_run_folder(run) else layout.model_folders(run)
     for task, folder in folders.items():
         files = [p for p in sorted(folder.iterdir())
                  if p.is_file() and p.name not in (layout.CARD, layout.METRICS)]

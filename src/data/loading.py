@@ -21,7 +21,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 from src.core.errors import warn
 from src.data.io import DataError, read_numbered_jsonl
 from src.data.schema import SPLITS
-from src.models.layout import DEFAULT_NEUTRAL
+from src.models.layout import default_neutral
 from src.text.normalization import ArabicNormalizer
 
 BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".tsv": "csv"}
@@ -271,7 +271,7 @@ def neutral_labels_of(given: Mapping[str, Sequence[str] | None] | None, task: st
     one of ``labels``), by default the project's none/neutral among them."""
     named = (given or {}).get(task)
     if named is None:
-        return [label for label in labels if label in DEFAULT_NEUTRAL]
+        return default_neutral(labels)
     named = [str(label) for label in ([named] if isinstance(named, str) else named)]
     unknown = [label for label in named if label not in labels]
     if unknown:

@@ -401,8 +401,7 @@ class EvaluationData:
 
 def neutral_source(folder: Path) -> str:
     """Where the neutral labels of the model in ``folder`` come from, in words."""
-    saved = folder / (layout.CONFIG if layout.kind_of(folder) == "transformers"
-                      else layout.LABELS)
+    saved = layout.labels_file(folder)
     if layout.NEUTRAL_LABELS in layout.read_json(saved):
         return f"{layout.NEUTRAL_LABELS} in {saved}"
     return (f"{' or '.join(layout.DEFAULT_NEUTRAL)} among its labels, the default: {saved} "

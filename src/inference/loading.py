@@ -303,10 +303,8 @@ def _labelled(folder: Path) -> tuple[str, list[str]]:
     of transformers' default two."""
     task, labels = layout.saved(folder)
     if not labels:
-        path = folder / (layout.CONFIG if layout.kind_of(folder) == "transformers"
-                         else layout.LABELS)
-        raise ModelError(f"{path}: no id2label (expected the label of each of the model's "
-                         'outputs, {"0": LABEL, "1": LABEL, ...})')
+        raise ModelError(f"{layout.labels_file(folder)}: no id2label (expected the label of "
+                         'each of the model\'s outputs, {"0": LABEL, "1": LABEL, ...})')
     return task, labels
 
 
@@ -542,17 +540,14 @@ def load_models(path: Path, device: str | None = None, max_length: int | None = 
         return ({task: load_task_model(folder, device, max_length, backend)
                  for task, folder in folders.items()},
                 [task for task in layout.CLASSIFIER_TASKS if task not in folders])
-    folders = {task: path / task for task in layout.CLASSIFIER_TASKS
-               if layout.is_model_folder(path / task)}
+    folders = layout.task_folders(path, layout.CLASSIFIER_TASKS)
     if not folders:
         raise ModelError(f"{path}: holds a speaker tagger only, no "
                          f"{' or '.join(layout.CLASSIFIER_TASKS)} model")
     models, failed = {}, {}
     for task, folder in folders.items():
         try:
-            found = layout.saved(folder)[0]
-            if found != task:
-                raise ModelError(f"{folder}: holds a {found} model, not {task}")
+            layout.check_task(folder, task)
             models[task] = load_task_model(folder, device, max_length, backend)
         except ModelError as err:
             failed[task] = err

@@ -127,13 +127,24 @@ def saved(folder: Path) -> tuple[str, list[str]]:
     return task, labels
 
 
+def labels_file(folder: Path) -> Path:
+    """The file that holds a model's task and labels: config.json, or labels.json for a
+    scikit-learn model."""
+    return folder / (CONFIG if kind_of(folder) == "transformers" else LABELS)
+
+
+def default_neutral(labels) -> list[str]:
+    """The project's none/neutral among ``labels``: the neutral labels of data and models
+    that name none."""
+    return [label for label in labels if label in DEFAULT_NEUTRAL]
+
+
 def neutral_labels(folder: Path) -> list[str]:
     """The labels the model in ``folder`` counts as non-polar: those it saved, else the
     project's none/neutral among its labels."""
-    config = read_json(folder / (CONFIG if kind_of(folder) == "transformers" else LABELS))
-    found = config.get(NEUTRAL_LABELS)
+    found = read_json(labels_file(folder)).get(NEUTRAL_LABELS)
     if found is None:
-        return [label for label in saved(folder)[1] if label in DEFAULT_NEUTRAL]
+        return default_neutral(saved(folder)[1])
     if not isinstance(found, list) or not all(isinstance(label, str) for label in found):
         raise ModelError(f"{folder}: {NEUTRAL_LABELS} is {found!r}, expected a list of labels")
     return found
@@ -146,15 +157,26 @@ def model_folders(path: Path) -> dict[str, Path]:
         raise ModelError(f"{path}: no such model or run folder")
     if is_model_folder(path):
         return {saved(path)[0]: path}
-    folders = {task: path / task for task in TASK_FOLDERS if is_model_folder(path / task)}
+    folders = task_folders(path)
     if not folders:
         raise ModelError(f"{path}: neither a model folder nor a run folder with "
                          f"{' or '.join(CLASSIFIER_TASKS)}/ inside")
     for task, folder in folders.items():
-        found = saved(folder)[0]
-        if found != task:
-            raise ModelError(f"{folder}: holds a {found} model, not {task}")
+        check_task(folder, task)
     return folders
+
+
+def task_folders(run: Path, tasks: tuple[str, ...] = TASK_FOLDERS) -> dict[str, Path]:
+    """The task folders of ``run`` that hold a model, by folder name, none of them read: a
+    command that serves the others past a broken one checks each with :func:`check_task`."""
+    return {task: run / task for task in tasks if is_model_folder(run / task)}
+
+
+def check_task(folder: Path, task: str) -> None:
+    """ModelError unless the model in ``folder`` saved ``task`` as its task."""
+    found = saved(folder)[0]
+    if found != task:
+        raise ModelError(f"{folder}: holds a {found} model, not {task}")
 
 
 def runs_in(folder: Path) -> list[Path]:
