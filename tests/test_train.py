@@ -152,6 +152,25 @@ def test_tfidf_run_has_the_same_metrics_shape_and_a_skops_model(tmp_path):
             load_task_model(folder, backend="onnx")
 
 
+@pytest.mark.parametrize("target", [False, True])
+def test_a_saved_tfidf_keeps_its_terms_as_an_array_and_predicts_the_same(target):
+    import skops.io
+
+    from src.models.tfidf import TfidfLogReg, fix_vocabularies
+
+    texts = ["قال المتحدث إن موسكو ترحب بالاتفاق", "أدان الائتلاف القصف على الغوطة",
+             "عقد الاجتماع في جنيف", "رحب المبعوث بالهدنة"]
+    rows = [[text, f"هدف {i % 2}"] for i, text in enumerate(texts)] if target else texts
+    model = TfidfLogReg().pipeline(seed=1, balanced=False, target=target).fit(rows, [0, 1, 2, 0])
+    expected = model.predict_proba(rows)
+    fix_vocabularies(model)
+    data = skops.io.dumps(model)
+    loaded = skops.io.loads(data, trusted=skops.io.get_untrusted_types(data=data))
+    features = loaded[0].transformers_[0][1] if target else loaded[0]
+    assert not hasattr(features, "vocabulary_") and len(features.vocabulary) > 0
+    assert (loaded.predict_proba(rows) == expected).all()
+
+
 def test_local_folder_takes_the_pretrained_path(tmp_path, local_bert):
     run_dir = tmp_path / "run"
     metrics = train(make_cfg(run_dir, "model=camelbert_msa", f"model.name_or_path={local_bert}",
