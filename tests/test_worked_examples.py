@@ -73,7 +73,7 @@ def trained_and_evaluated(tmp_path: Path, *train_args: str) -> dict:
 
 
 def test_arsarcasm_sentiment_scores_f1_pn_on_its_raw_labels(tmp_path, arsarcasm_dir):
-    metrics = trained_and_evaluated(tmp_path, "experiment=arsarcasm", "model=tfidf",
+    metrics = trained_and_evaluated(tmp_path, "experiment=ar_sarcasm_v2", "model=tfidf",
                                     f"arsarcasm_dir={arsarcasm_dir}")
     assert list(metrics) == ["data", "sentiment"]
     assert metrics["data"]["test"]["file"] == str(arsarcasm_dir / "testing_data.csv")
