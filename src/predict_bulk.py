@@ -232,9 +232,11 @@ def table_columns(path: Path, builder: str) -> list[str]:
     if builder == "csv":
         import csv
 
+        from src.data.loading import csv_delimiter
+
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
-                header = next(csv.reader(handle, delimiter=_delimiter(path)), None)
+                header = next(csv.reader(handle, delimiter=csv_delimiter(path)), None)
                 if header is None or next(handle, None) is None:
                     raise InputError(f"{path}: no rows (expected a header row, then one row per "
                                      "statement)")
@@ -254,10 +256,6 @@ def table_columns(path: Path, builder: str) -> list[str]:
                                      "one JSON object per line")
                 return list(row)
     raise InputError(f"{path}: no rows")
-
-
-def _delimiter(path: Path) -> str:
-    return "\t" if path.suffix.lower() == ".tsv" else ","
 
 
 def open_input(path: Path, text_column: str, id_column: str, encoding: str, skip: int,
@@ -301,9 +299,10 @@ def open_input(path: Path, text_column: str, id_column: str, encoding: str, skip
         return {"record": record, "source": str(row[source]) if source else str(path),
                 "text": row[text_column], "target": found}
 
-    # As training reads a CSV (src.data.loading): with or without a BOM, "None" a label.
-    options = ({"encoding": "utf-8-sig", "keep_default_na": False, "sep": _delimiter(path)}
-               if builder == "csv" else {})
+    # Read as training reads a table of one's own.
+    from src.data.loading import csv_options
+
+    options = csv_options(path) if builder == "csv" else {}
     rows = load_dataset(builder, data_files=str(path), split="train", streaming=True, **options)
     return rows.map(normalise, with_indices=True, remove_columns=columns).skip(skip)
 

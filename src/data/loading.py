@@ -38,6 +38,18 @@ SHOWN = 3
 SAME_TEXT = ArabicNormalizer()
 
 
+def csv_delimiter(path: Path) -> str:
+    """The field separator of a CSV or TSV file, by its suffix."""
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def csv_options(path: Path) -> dict:
+    """How datasets' csv builder reads a CSV or TSV file of one's own, in training and in
+    src.predict_bulk alike: utf-8-sig reads files with or without a BOM, and pandas would turn
+    the label "None" into NaN."""
+    return {"encoding": "utf-8-sig", "keep_default_na": False, "sep": csv_delimiter(path)}
+
+
 def _read(path: Path) -> Dataset:
     if path.is_dir():
         raise DataError(f"{path}: is a directory (expected a CSV, TSV or JSONL file)")
@@ -46,11 +58,7 @@ def _read(path: Path) -> Dataset:
     builder = BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise DataError(f"{path}: unknown format (expected one of {', '.join(BUILDERS)})")
-    options = {}
-    if builder == "csv":
-        # utf-8-sig reads files with or without a BOM; pandas would turn the label "None" into NaN.
-        options = {"encoding": "utf-8-sig", "keep_default_na": False,
-                   "sep": "\t" if path.suffix.lower() == ".tsv" else ","}
+    options = csv_options(path) if builder == "csv" else {}
     verbosity = datasets.logging.get_verbosity()
     # datasets logs a parser error before raising it; the DataError below says it in one line.
     datasets.logging.set_verbosity(datasets.logging.CRITICAL)
@@ -96,7 +104,7 @@ def _line_numbers(path: Path) -> list[int] | None:
         return None
     with path.open(encoding="utf-8-sig", newline="") as handle:
         # csv, like pandas, lets a quoted field span lines and skips blank lines.
-        reader = csv.reader(handle, delimiter="\t" if suffix == ".tsv" else ",")
+        reader = csv.reader(handle, delimiter=csv_delimiter(path))
         starts, line = [], 1
         for fields in reader:
             if fields:

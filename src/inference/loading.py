@@ -531,25 +531,22 @@ def load_models(path: Path, device: str | None = None, max_length: int | None = 
     A run's task folder that cannot be loaded (ModelError) does not stop the others:
     ``left_out(task, reason)`` is told of it once they are loaded, by default as a warning that
     names the tasks served. ModelError when no task can be loaded."""
-    if not layout.is_run_folder(path):
-        folders = {task: folder for task, folder in layout.model_folders(path).items()
-                   if task in layout.CLASSIFIER_TASKS}
-        if not folders:
-            raise ModelError(f"{path}: holds a speaker tagger only, no "
-                             f"{' or '.join(layout.CLASSIFIER_TASKS)} model")
-        return ({task: load_task_model(folder, device, max_length, backend)
-                 for task, folder in folders.items()},
-                [task for task in layout.CLASSIFIER_TASKS if task not in folders])
-    folders = layout.task_folders(path, layout.CLASSIFIER_TASKS)
+    run = layout.is_run_folder(path)
+    folders = (layout.task_folders(path, layout.CLASSIFIER_TASKS) if run else
+               {task: folder for task, folder in layout.model_folders(path).items()
+                if task in layout.CLASSIFIER_TASKS})
     if not folders:
         raise ModelError(f"{path}: holds a speaker tagger only, no "
                          f"{' or '.join(layout.CLASSIFIER_TASKS)} model")
     models, failed = {}, {}
     for task, folder in folders.items():
         try:
-            layout.check_task(folder, task)
+            if run:
+                layout.check_task(folder, task)
             models[task] = load_task_model(folder, device, max_length, backend)
         except ModelError as err:
+            if not run:
+                raise
             failed[task] = err
     if not models:
         if len(failed) == 1:
