@@ -380,6 +380,11 @@ class EvaluationData:
         """The test split, as its messages name it."""
         return self.test_file or f"the test split cut from {self.train_file}"
 
+    def actor_rule(self, labels: list[str]) -> np.ndarray:
+        """The camp of each test statement's attributed actor, `none` for no camp, as indices
+        into ``labels`` (the project's stances)."""
+        return np.array([labels.index(a.camp or "none") for a in self.attributions])
+
     def baselines(self, task: str, labels: list[str], normalizer) -> dict[str, np.ndarray]:
         """Each baseline's predictions on the test statements."""
         key = (task, tuple(labels), normalizer)
@@ -393,8 +398,7 @@ class EvaluationData:
             baselines["tfidf"] = tfidf.predict([normalizer(t) for t in self.texts])
             # The rule decides a camp, which only a model of the project's stances has.
             if task == "stance" and set(labels) == set(STANCES):
-                baselines["actor rule"] = np.array([labels.index(a.camp or "none")
-                                                    for a in self.attributions])
+                baselines["actor rule"] = self.actor_rule(labels)
             self._baselines[key] = baselines
         return self._baselines[key]
 
@@ -554,7 +558,7 @@ def speakers_section(cfg: DictConfig, run_dir: Path, data: EvaluationData, model
                                            data.articles)
         sources["tagger"] = str(tagger.folder)
     labels = models["stance"].labels if "stance" in models else list(STANCES)
-    actor_rule = np.array([labels.index(a.camp or "none") for a in data.attributions])
+    actor_rule = data.actor_rule(labels)
     model = predicted.get("stance")
     result = evaluate_speakers(data.actors, data.records, data.articles, labels, model,
                                actor_rule, readings, data.gold_readings,
