@@ -134,6 +134,24 @@ def test_resume_keeps_finished_tasks(tiny_run):
     assert again == metrics
 
 
+def test_every_checkpoint_is_a_model_folder_of_its_task(tiny_run):
+    # Scoring a run's checkpoints epoch by epoch (scripts/bench_me5_recipe.py) loads them as
+    # model folders: they must say their task, labels and length as the export does.
+    from src.models import layout
+
+    run_dir, _ = tiny_run
+    for task in ("stance", "sentiment"):
+        exported = json.loads((run_dir / task / "config.json").read_text())
+        checkpoints = list((run_dir / "checkpoints" / task).glob("checkpoint-*"))
+        assert checkpoints
+        for folder in checkpoints:
+            model = load_task_model(folder, device="cpu")
+            assert (model.task, model.labels) == (task, load_task_model(run_dir / task).labels)
+            saved = json.loads((folder / "config.json").read_text())
+            assert saved[layout.TRAINED_LENGTH] == exported[layout.TRAINED_LENGTH]
+            assert layout.neutral_labels(folder) == layout.neutral_labels(run_dir / task)
+
+
 def test_tfidf_run_has_the_same_metrics_shape_and_a_skops_model(tmp_path):
     import skops.io
 

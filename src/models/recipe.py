@@ -158,6 +158,10 @@ class BertRecipe:
 
         splits = {split: encode(split) for split in ctx.data}
         args = training_args(ctx)
+        # Set before training, so that every checkpoint is a model folder the loaders read.
+        model.config.finetuning_task = ctx.task
+        setattr(model.config, TRAINED_LENGTH, length)
+        setattr(model.config, NEUTRAL_LABELS, ctx.neutral)
         weights = ctx.class_weights()
         loss = None
         if weights is not None:
@@ -176,9 +180,6 @@ class BertRecipe:
                 predicted = trainer.predict(splits[split]).predictions.argmax(axis=-1)
                 metrics[split].update(ctx.target_scores(split, predicted.tolist()))
         if trainer.is_world_process_zero():
-            model.config.finetuning_task = ctx.task
-            setattr(model.config, TRAINED_LENGTH, length)
-            setattr(model.config, NEUTRAL_LABELS, ctx.neutral)
             save_trained(trainer, ctx.output_dir)
             ctx.normalizer.save(ctx.output_dir)
             ctx.speaker_input.save(ctx.output_dir)

@@ -190,11 +190,12 @@ def fit_speaker_tagger(recipe: BertRecipe, ctx: FitContext) -> dict:
 
     splits = {split: encode(split) for split in ctx.data}
     args = training_args(ctx, metric_for_best_model=BEST_METRIC, greater_is_better=True)
+    # Set before training, so that every checkpoint is a tagger folder the loaders read.
+    model.config.finetuning_task = SPEAKER_TASK
     trainer = trained(ctx, model, tokenizer, splits, args,
                       DataCollatorForTokenClassification(tokenizer), compute_span_metrics)
     metrics = evaluate_splits(trainer, splits)
     if trainer.is_world_process_zero():
-        model.config.finetuning_task = SPEAKER_TASK
         # The pipeline truncates at model_max_length: let it tag the tokens that training and
         # the scores saw. Past them tiny's positions are untrained, and CAMeLBERT's tokenizer
         # reports an absurd limit, past the position embeddings.
