@@ -261,6 +261,16 @@ def test_export_loads_in_a_plain_pipeline_and_finds_the_training_speakers(speake
     assert speaker_run[1]["speaker"]["dev"]["speaker_exact_f1"] == 1.0
 
 
+def test_loading_the_tagger_draws_no_bar(speaker_run, capfd):
+    # Predict and evaluate with scikit-learn classifiers load no other transformers model, so
+    # nothing else turns transformers' weight-loading bar off first.
+    from transformers.utils import logging
+
+    logging.enable_progress_bar()
+    SpeakerTagger(speaker_run[0] / "speaker")
+    assert "Loading weights" not in capfd.readouterr().err
+
+
 def test_resume_keeps_the_finished_tagger(speaker_run, speaker_files):
     run_dir, metrics = speaker_run
     assert train(make_cfg(run_dir, *TAGGER_RUN, *speaker_files, "resume=true")) == metrics

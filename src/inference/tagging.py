@@ -61,7 +61,9 @@ class SpeakerTagger:
 
     def __init__(self, folder: Path, device: str | None = None) -> None:
         from transformers import pipeline
+        from transformers.utils import logging
 
+        logging.disable_progress_bar()  # its weight-loading bar; stderr is for what to read
         self.folder = Path(folder)
         self._pipeline = pipeline("token-classification", model=str(self.folder),
                                   aggregation_strategy="simple", device=device or "cpu")
