@@ -31,6 +31,7 @@ from dataclasses import astuple, fields
 from pathlib import Path
 
 from src.core.errors import USAGE, InputError, error, reported, warn
+from src.data.io import CSV_ENCODING, csv_delimiter, csv_options
 from src.inference.choices import BACKENDS, STANCE_MODES
 from src.inference.loading import check_targets
 from src.inference.rows import FIELDS, check_sizes, models_for, rows_for, score, speakers_for
@@ -232,10 +233,8 @@ def table_columns(path: Path, builder: str) -> list[str]:
     if builder == "csv":
         import csv
 
-        from src.data.loading import csv_delimiter
-
         try:
-            with path.open(encoding="utf-8-sig", newline="") as handle:
+            with path.open(encoding=CSV_ENCODING, newline="") as handle:
                 header = next(csv.reader(handle, delimiter=csv_delimiter(path)), None)
                 if header is None or next(handle, None) is None:
                     raise InputError(f"{path}: no rows (expected a header row, then one row per "
@@ -300,8 +299,6 @@ def open_input(path: Path, text_column: str, id_column: str, encoding: str, skip
                 "text": row[text_column], "target": found}
 
     # Read as training reads a table of one's own.
-    from src.data.loading import csv_options
-
     options = csv_options(path) if builder == "csv" else {}
     rows = load_dataset(builder, data_files=str(path), split="train", streaming=True, **options)
     return rows.map(normalise, with_indices=True, remove_columns=columns).skip(skip)

@@ -142,11 +142,12 @@ def test_every_checkpoint_is_a_model_folder_of_its_task(tiny_run):
     run_dir, _ = tiny_run
     for task in ("stance", "sentiment"):
         exported = json.loads((run_dir / task / "config.json").read_text())
+        labels = load_task_model(run_dir / task).labels
         checkpoints = list((run_dir / "checkpoints" / task).glob("checkpoint-*"))
         assert checkpoints
         for folder in checkpoints:
             model = load_task_model(folder, device="cpu")
-            assert (model.task, model.labels) == (task, load_task_model(run_dir / task).labels)
+            assert (model.task, model.labels) == (task, labels)
             saved = json.loads((folder / "config.json").read_text())
             assert saved[layout.TRAINED_LENGTH] == exported[layout.TRAINED_LENGTH]
             assert layout.neutral_labels(folder) == layout.neutral_labels(run_dir / task)

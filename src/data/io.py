@@ -1,4 +1,5 @@
-"""Reading and writing the dataset's JSON Lines files, with errors that name file and line."""
+"""Reading and writing the dataset's JSON Lines files, with errors that name file and line, and
+how a CSV or TSV file of one's own is read."""
 
 from __future__ import annotations
 
@@ -8,9 +9,23 @@ from pathlib import Path
 
 from src.core.errors import QawlError
 
+# Reads a CSV or TSV file with or without a byte-order mark.
+CSV_ENCODING = "utf-8-sig"
+
 
 class DataError(QawlError):
     """A problem in an input file; the message starts with ``file:line:`` where a line is known."""
+
+
+def csv_delimiter(path: Path) -> str:
+    """The field separator of a CSV or TSV file, by its suffix."""
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def csv_options(path: Path) -> dict:
+    """How datasets' csv builder reads a CSV or TSV file of one's own, in training and in
+    src.predict_bulk alike; pandas would otherwise turn the label "None" into NaN."""
+    return {"encoding": CSV_ENCODING, "keep_default_na": False, "sep": csv_delimiter(path)}
 
 
 def read_numbered_jsonl(path: str | Path) -> list[tuple[int, dict]]:

@@ -19,7 +19,7 @@ import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 
 from src.core.errors import warn
-from src.data.io import DataError, read_numbered_jsonl
+from src.data.io import CSV_ENCODING, DataError, csv_delimiter, csv_options, read_numbered_jsonl
 from src.data.schema import SPLITS
 from src.models.layout import default_neutral
 from src.text.normalization import ArabicNormalizer
@@ -36,18 +36,6 @@ SHOWN = 3
 # rather than the run's normaliser: the loader is built from the data config alone (evaluation
 # has no normalisation of its own), and a copy is a copy whatever a model strips.
 SAME_TEXT = ArabicNormalizer()
-
-
-def csv_delimiter(path: Path) -> str:
-    """The field separator of a CSV or TSV file, by its suffix."""
-    return "\t" if path.suffix.lower() == ".tsv" else ","
-
-
-def csv_options(path: Path) -> dict:
-    """How datasets' csv builder reads a CSV or TSV file of one's own, in training and in
-    src.predict_bulk alike: utf-8-sig reads files with or without a BOM, and pandas would turn
-    the label "None" into NaN."""
-    return {"encoding": "utf-8-sig", "keep_default_na": False, "sep": csv_delimiter(path)}
 
 
 def _read(path: Path) -> Dataset:
@@ -102,7 +90,7 @@ def _line_numbers(path: Path) -> list[int] | None:
         return [number for number, line in enumerate(lines, 1) if line.strip()]
     if suffix not in (".csv", ".tsv"):
         return None
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with path.open(encoding=CSV_ENCODING, newline="") as handle:
         # csv, like pandas, lets a quoted field span lines and skips blank lines.
         reader = csv.reader(handle, delimiter=csv_delimiter(path))
         starts, line = [], 1

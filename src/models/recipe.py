@@ -102,6 +102,9 @@ def trained(ctx: FitContext, model, tokenizer, splits: dict, args, collator, com
 
     from src.models.progress import show_progress
 
+    # Before the first checkpoint, so that each names its task as the export does: the loaders
+    # read the task from what a model saved.
+    model.config.finetuning_task = ctx.task
     trainer = Trainer(model=model, args=args, train_dataset=splits["train"],
                       eval_dataset=splits["dev"], processing_class=tokenizer,
                       data_collator=collator, compute_metrics=compute_metrics,
@@ -159,7 +162,6 @@ class BertRecipe:
         splits = {split: encode(split) for split in ctx.data}
         args = training_args(ctx)
         # Set before training, so that every checkpoint is a model folder the loaders read.
-        model.config.finetuning_task = ctx.task
         setattr(model.config, TRAINED_LENGTH, length)
         setattr(model.config, NEUTRAL_LABELS, ctx.neutral)
         weights = ctx.class_weights()

@@ -190,8 +190,6 @@ def fit_speaker_tagger(recipe: BertRecipe, ctx: FitContext) -> dict:
 
     splits = {split: encode(split) for split in ctx.data}
     args = training_args(ctx, metric_for_best_model=BEST_METRIC, greater_is_better=True)
-    # Set before training, so that every checkpoint is a tagger folder the loaders read.
-    model.config.finetuning_task = SPEAKER_TASK
     trainer = trained(ctx, model, tokenizer, splits, args,
                       DataCollatorForTokenClassification(tokenizer), compute_span_metrics)
     metrics = evaluate_splits(trainer, splits)
