@@ -11,8 +11,8 @@
 Each row: file, index, start/end character offsets into the input, text; who speaks it
 (src.inference.speakers): speaker, speaker_start/speaker_end (offsets into the input; null when
 no speaker is named in the statement, as for an inherited one), actor (the actor list's name),
-camp, cue, cue_start/cue_end, resolution (list, context, relay or inherited; null when
-unresolved); quote;
+camp, cue, cue_start/cue_end, resolution (list, nationality, context, relay or inherited; null
+when unresolved); quote;
 stance, stance_source (actor: the resolved speaker's camp; model: the stance model's label),
 stance_score (the model's probability; null when the actor decided), sentiment,
 sentiment_score (and every label's probability with --all-scores). Speaker spans come from the

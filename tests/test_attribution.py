@@ -91,6 +91,13 @@ def test_article_elided_after_the_preposition_is_matched_whole(actors):
         ("للكرملين", "الكرملين")]
 
 
+def test_diacritics_and_tatweel_in_the_text_do_not_hide_a_name(actors):
+    # A shadda or a tatweel inside a name once left it unmatched (train: «هيثم منّاع»).
+    text = "وقال هيثم منّاع إن وزارة الدفاع الروسـيّة تكذب"
+    assert [(text[s:e], a.name) for s, e, a in actors.mentions(text)] == [
+        ("هيثم منّاع", "هيثم مناع"), ("وزارة الدفاع الروسـيّة", "وزارة الدفاع الروسية")]
+
+
 def test_attribution_gives_speaker_and_cue_offsets(actors):
     attribute = Attributor(actors)
     text = "وقال وزير الخارجية الروسي سيرغي لافروف إن الحل سياسي"

@@ -215,6 +215,15 @@ def test_a_name_cut_into_two_groups_is_one_speaker():
     assert found.speaker.score == pytest.approx(0.6)
 
 
+def test_a_span_that_ends_inside_a_word_takes_the_whole_word():
+    text = "وقال الغضبان، إن"
+    groups = [{"entity_group": SPEAKER, "start": 5, "end": 7, "score": 0.7},  # «ال|غضبان»
+              {"entity_group": CUE, "start": 1, "end": 4, "score": 0.9}]
+    found = best_spans(groups, text)
+    assert text[found.speaker.start:found.speaker.end] == "الغضبان"
+    assert text[found.cue.start:found.cue.end] == "وقال"
+
+
 def test_speaker_run_exports_a_token_classification_folder(speaker_run):
     run_dir, metrics = speaker_run
     folder = run_dir / "speaker"

@@ -67,6 +67,113 @@ def test_a_name_takes_the_title_before_it(actors):
     assert (reading.camp, reading.resolution) == ("opposition", "list")
 
 
+def test_a_place_before_a_name_is_no_title(actors):
+    text = "وأكد عضو مجلس قيادة الثورة في ريف دمشق سامر الحلبي أن الحصار مستمر"
+    reading = read(actors, [(text, "سامر الحلبي", "وأكد")])[0]
+    assert reading.camp is None and reading.unresolved == "other"
+    # a body after the preposition is the title's
+    text = "وقال عضو الهيئة السياسية في الائتلاف سامر الحلبي إن الحصار مستمر"
+    reading = read(actors, [(text, "سامر الحلبي", "وقال")])[0]
+    assert (reading.camp, reading.resolution) == ("opposition", "list")
+
+
+def test_an_adjective_or_a_comma_may_part_a_title_from_its_name(actors):
+    for text in ("وأعلن المسؤول الإعلامي في الائتلاف الوطني السوري المعارض سامر الحلبي أنه",
+                 "وقال عضو الهيئة العامة للائتلاف، سامر الحلبي، إن الهيئة مجتمعة"):
+        reading = read(actors, [(text, "سامر الحلبي", None)])[0]
+        assert reading.camp == "opposition"
+
+
+@pytest.mark.parametrize(("text", "phrase", "camp"), [
+    ("وقال مصدر ثان معارض إن الهجوم مستمر", "مصدر ثان معارض", "opposition"),
+    ("وذكرت مواقع سورية معارضة أن الهجوم مستمر", "مواقع سورية معارضة", "opposition"),
+    ("وقالت وسائل إعلام حكومية إن الطريق آمن", "وسائل إعلام حكومية", "regime"),
+    ("وقالت وسائل إعلام سورية رسمية إن الطريق آمن", "وسائل إعلام سورية رسمية", "regime"),
+    ("وقالت الناطقة الروسية إن الطريق آمن", "الناطقة الروسية", "russia"),
+])
+def test_a_camp_adjective_decides_a_role(actors, text, phrase, camp):
+    reading = read(actors, [(text, phrase, None)])[0]
+    assert (reading.camp, reading.resolution) == (camp, "nationality")
+
+
+@pytest.mark.parametrize("text", [
+    "وقال سامر الحلبي وهو قائد عسكري في فصيل التابع للجيش السوري الحر إن الفصيل مستعد",
+    "وأوضح سامر الحلبي، من الجيش السوري الحر، أن الفصائل مستعدة",
+])
+def test_an_apposition_after_a_name_places_its_bearer(actors, text):
+    reading = read(actors, [(text, "سامر الحلبي", None)])[0]
+    assert (reading.camp, reading.resolution) == ("opposition", "list")
+
+
+@pytest.mark.parametrize("text", [
+    # the content after a comma, and a home town, are no apposition
+    "وقال سامر الحلبي، الجيش السوري الحر يتقدم",
+    "وقال سامر الحلبي، من سكان ريف دمشق، إن القصف مستمر",
+])
+def test_no_apposition(actors, text):
+    assert read(actors, [(text, "سامر الحلبي", None)])[0].camp is None
+
+
+def test_official_alone_is_any_state(actors):
+    text = "ونقلت وكالة تونس الرسمية للأنباء عن مصدر موثوق أن العلاقات عادت"
+    reading = read(actors, [(text, "وكالة تونس الرسمية للأنباء", "ونقلت")])[0]
+    assert reading.camp is None
+
+
+def test_a_bracket_after_the_phrase_names_its_actor(actors):
+    text = "وذكرت وكالة الأنباء الرسمية (سانا) أنه تم التصدي للصواريخ"
+    reading = read(actors, [(text, "وكالة الأنباء الرسمية", "وذكرت")])[0]
+    assert (reading.camp, reading.resolution) == ("regime", "list")
+    # without the bracket the agency could be any country's
+    bare = read(actors, [(text.replace(" (سانا)", ""), "وكالة الأنباء الرسمية", "وذكرت")])[0]
+    assert bare.camp is None
+
+
+@pytest.mark.parametrize(("text", "phrase"), [
+    ("وقالت وزارة الداخلية الكويتية إنها أوقفت المشتبه به", "وزارة الداخلية الكويتية"),
+    ("وقال مسؤولون أميركيون إن الضربة محدودة", "مسؤولون أميركيون"),
+    ("وقال المتحدث باسم الخارجية الهولندية يان دي فريس إن الهدنة هشة", "يان دي فريس"),
+    ("ونقلت رويترز عن مصدر دبلوماسي غربي أن المحادثات متعثرة", "مصدر دبلوماسي غربي"),
+    ("وقال خبراء روس إن الهدنة هشة", "خبراء روس"),
+    # the adjective right after a span that stopped short of it
+    ("وأعلنت وزارة الداخلية الإسبانية توقيف رجل", "وزارة الداخلية"),
+])
+def test_a_foreign_nationality_makes_the_speaker_an_outside_actor(actors, text, phrase):
+    reading = read(actors, [(text, phrase, None)])[0]
+    assert (reading.camp, reading.resolution) == ("none", "nationality")
+
+
+def test_a_russian_official_is_russia(actors):
+    reading = read(actors, [("وقال دبلوماسيون روس إن الهدنة هشة", "دبلوماسيون روس", None)])[0]
+    assert (reading.camp, reading.resolution) == ("russia", "nationality")
+
+
+@pytest.mark.parametrize(("text", "phrase", "camp"), [
+    # Syrian, Russian, and a joint speaker whose first name decides
+    ("وقالت وزارة الداخلية السورية إن الطريق آمن", "وزارة الداخلية السورية", "regime"),
+    ("وقال مصدر عسكري روسي إن الطريق آمن", "مصدر عسكري روسي", "russia"),
+    ("وقال لافروف ونظيره الأميركي إن الحل سياسي", "لافروف ونظيره الأميركي", "russia"),
+    # a nisba in a name, with no role or institution, is no nationality
+    ("وقال أبو عمر المصري إن الطريق آمن", "أبو عمر المصري", None),
+])
+def test_a_nationality_decides_only_a_foreign_role(actors, text, phrase, camp):
+    reading = read(actors, [(text, phrase, None)])[0]
+    assert reading.camp == camp and reading.resolution != "nationality"
+
+
+def test_a_shorter_mention_continues_the_name_it_shortens(actors):
+    readings = read(actors, [
+        ("وقال الناطق باسم الجبهة الجنوبية عصام الريس إن الهجوم مستمر", "عصام الريس", "وقال"),
+        ("وقال مسؤول روسي إن المفاوضات مستمرة", "مسؤول روسي", "وقال"),
+        ("وأكد الريس أن الفصائل صامدة", "الريس", "وأكد"),
+        ("وقال سامر الريس إن الطريق مقطوع", "سامر الريس", "وقال"),
+    ])
+    assert (readings[2].actor, readings[2].camp, readings[2].resolution) == (
+        readings[0].actor, "opposition", "context")
+    # another first name is another person
+    assert readings[3].camp is None
+
+
 def test_generic_role_and_group_resolved_from_earlier_statements(actors):
     readings = read(actors, [
         ("أعلنت وزارة الدفاع الروسية إحباط هجوم على حميميم", "وزارة الدفاع الروسية", "أعلنت"),
@@ -153,6 +260,14 @@ def test_rule_spans_read_headlines_relays_and_unlisted_subjects(actors):
     said = [text[f.speaker.start:f.speaker.end] for text, f in zip(texts, found, strict=True)]
     assert said == ["لافروف", "مصدر عسكري", "المرصد"]
     assert found[0].cue is None and texts[1][found[1].cue.start:found[1].cue.end] == "ونقلت"
+
+
+def test_a_name_after_the_complementiser_is_the_content(actors):
+    texts = ["وقال لافروف إن الحل سياسي", "وأكد أن الولايات المتحدة لم تنسق مع دمشق"]
+    found = RuleSpans(actors)(texts)
+    assert found[1].speaker is None and found[1].cue is not None
+    readings = Speakers(actors, RuleSpans(actors))(texts)
+    assert readings[1].inherited and readings[1].camp == "russia"
 
 
 @pytest.mark.parametrize(("camp", "model", "mode", "expected"), [

@@ -28,16 +28,21 @@ from pathlib import Path
 from src.text.attribution import MATCHING, Actor, ActorList
 from src.text.rule_spans import RuleSpans
 from src.text.speaker_words import (
+    ADJECTIVES,
+    COMPLEMENTISERS,
     COUNTS,
     DOCUMENTS,
     FEMININE,
     GROUPS,
     MASCULINE,
     PLURAL,
+    PUNCTUATION,
     QUOTES,
     RANKS,
     ROLES,
+    SINGULAR_HEADS,
     SKIPPED,
+    TITLES,
     UNNAMED,
     cue_agreement,
     feminine_name,
@@ -45,15 +50,17 @@ from src.text.speaker_words import (
     is_plural,
     is_relay,
     is_relay_verb,
+    nationality_camp,
     opens,
     stem,
+    title_camp,
 )
 from src.text.tagged import Span, Tagged
 
 SpanSource = Callable[[list[str]], list[Tagged]]
 
 # How a speaker's camp was found; an inherited speaker keeps its source's actor and camp.
-RESOLUTIONS = ("list", "context", "relay", "inherited")
+RESOLUTIONS = ("list", "nationality", "context", "relay", "inherited")
 # Why a phrase named in its statement stayed unresolved, for the report.
 UNRESOLVED = ("generic role", "joint speaker", "other")
 POLICIES = ("never", "previous", "agree")
@@ -70,6 +77,11 @@ POLICIES = ("never", "previous", "agree")
 # the tagger's spans can, and agreement is the guidelines' rule (seed-15 «وتابعت» skips the
 # masculine «البيان» for «المعارضة»).
 INHERIT = "agree"
+PLACE_WORDS = frozenset(map(MATCHING, ("في", "لدى", "إلى", "من", "ريف", "بريف", "مدينة", "بمدينة")))
+# An apposition after a name («وهو قائد في ...», «أحد قادة ...»), read up to the statement's
+# «إن» or the next comma, at most APPOSED_WORDS words.
+APPOSITION = frozenset(map(MATCHING, ("وهو", "وهي", "أحد", "إحدى")))
+APPOSED_WORDS = 10
 TITLE_WORDS = 3  # words before a mention that may hold its title («المتحدث باسم الكرملين»)
 
 
@@ -111,6 +123,17 @@ class _Candidate:
     kind: str | None
 
 
+def _is_place(text: str, start: int, end: int, actor: Actor) -> bool:
+    """Whether the mention at ``start:end`` is a place after a preposition, which qualifies a
+    title and names no actor: «عضو مجلس قيادة الثورة في ريف دمشق», «ممثل الائتلاف في الولايات
+    المتحدة». A body does name it: «عضو الهيئة السياسية في الائتلاف», «في وزارة الخارجية»."""
+    before = text[:start].split()
+    if not before or MATCHING(before[-1].strip(QUOTES)) not in PLACE_WORDS:
+        return False
+    return actor.kind == "state" or (actor.kind == "government"
+                                     and len(text[start:end].split()) == 1)
+
+
 def _cut(text: str, span: tuple[int, int] | None) -> str | None:
     return None if span is None else text[span[0]:span[1]]
 
@@ -147,8 +170,18 @@ class Article:
         phrase = text[span[0]:span[1]]
         reading = Reading(speaker=phrase, speaker_span=span, cue=_cut(text, cue), cue_span=cue)
         mentions = self.actors.mentions(phrase)
-        actor = mentions[0][2] if mentions else self._title(text, span)
-        if actor is not None:
+        actor = mentions[0][2] if mentions else (self._title(text, span)
+                                                 or self._bracketed(text, span)
+                                                 or self._apposed(text, span))
+        # A foreign nationality outweighs a Syrian institution's bare name («وزارة الداخلية
+        # الكويتية», the adjective in the span or right after it) and any earlier speaker; a
+        # joint speaker's first name still decides.
+        nationality = None if is_joint(phrase, self.actors) else (
+            nationality_camp(" ".join([phrase, *text[span[1]:].split()[:1]]))
+            or (None if mentions else title_camp(text, span[0])))
+        if nationality is not None and (actor is None or actor.camp == "regime"):
+            reading = replace(reading, camp=nationality, resolution="nationality")
+        elif actor is not None:
             reading = replace(reading, actor=actor.name, camp=actor.camp, kind=actor.kind,
                               resolution="list")
         else:
@@ -191,14 +224,60 @@ class Article:
         earlier = self.actors.mentions(text[:span[0]])
         if not earlier:
             return None
-        _, end, actor = earlier[-1]
-        between = [MATCHING(word) for word in text[end:span[0]].strip(QUOTES).split()]
-        return actor if all(word in RANKS for word in between) else None
+        start, end, actor = earlier[-1]
+        if _is_place(text, start, end, actor):
+            return None
+        between = [MATCHING(word.strip(PUNCTUATION))
+                   for word in text[end:span[0]].strip(QUOTES).split()]
+        # «في الائتلاف الوطني السوري المعارض أحمد كامل», «للائتلاف، خطيب بدلة»
+        return actor if all(not word or word in RANKS | ADJECTIVES for word in between) else None
+
+    def _bracketed(self, text: str, span: tuple[int, int]) -> Actor | None:
+        """The actor a bracket right after the phrase names: the guidelines' speaker leaves
+        out the abbreviation that an outlet adds («وكالة الأنباء الرسمية (سانا)»), and the
+        bare phrase is ambiguous (Tunisia's agency is «الرسمية» too)."""
+        after = text[span[1]:]
+        opened = len(after) - len(after.lstrip())
+        close = after.find(")", opened)
+        if after[opened:opened + 1] != "(" or close < 0:
+            return None
+        inside = self.actors.mentions(after[opened + 1:close])
+        return inside[0][2] if inside else None
+
+    def _apposed(self, text: str, span: tuple[int, int]) -> Actor | None:
+        """The body that an apposition right after a name places its bearer in: «صالح شيخ يوسف
+        أحد قادة الفرقة الثانية الساحلية», «أبو نبوت وهو قائد عسكري في فصيل (لواء توحيد
+        الجنوب) التابع للجيش السوري الحر», «سيد سيف، من كتائب الشهيد أحمد عبده،»."""
+        after = text[span[1]:].lstrip()
+        words = after.lstrip("،,").split()
+        # After a comma only a role or «من» opens an apposition: «بحسب المرصد، تطرقت» is
+        # the content.
+        if not words or not (MATCHING(words[0]) in APPOSITION or (
+                after[:1] in ("،", ",") and (MATCHING(words[0]) == "من"
+                                              or stem(words[0]) in TITLES | SINGULAR_HEADS))):
+            return None
+        clause = []
+        for word in words[:APPOSED_WORDS]:
+            if MATCHING(word.strip(PUNCTUATION)) in COMPLEMENTISERS:
+                break
+            clause.append(word)
+            if word.endswith(("،", ",")):
+                break
+        clause_text = " ".join(clause)
+        for start, end, actor in self.actors.mentions(clause_text):
+            if actor.kind not in ("person", "state") and not _is_place(clause_text, start, end,
+                                                                       actor):
+                return actor
+        return None
 
     def _resolve(self, text: str, span: tuple[int, int], cue, reading: Reading) -> Reading:
         """A phrase the list does not hold, resolved from the article, or marked unresolved."""
         words = [stem(word) for word in reading.speaker.split()]
         words = [word for word in words if word and word not in SKIPPED]
+        named = self._named_earlier(reading.speaker)
+        if named is not None:
+            return replace(reading, actor=named.actor, camp=named.camp, kind=named.kind,
+                           resolution="context")
         if (words and words[0] in GROUPS) or any(word in COUNTS for word in words[1:]):
             first = next((c for statement in self.candidates for c in statement
                           if c.actor is not None), None)
@@ -222,6 +301,30 @@ class Article:
                     return replace(reading, actor=previous.actor, camp=previous.camp,
                                    kind=previous.kind, resolution="context")
         return replace(reading, unresolved=_why_unresolved(reading.speaker, words))
+
+    def _named_earlier(self, phrase: str) -> Reading | None:
+        """The earlier speaker that a shorter mention of a name continues («تونر» after
+        «مارك تونر», GUIDELINES §8.1): every word of ``phrase`` in the earlier phrase, the last
+        one last. A role is resolved by its words instead."""
+        words = MATCHING(phrase).split()
+        if not words or any(stem(word) in ROLES | UNNAMED | GROUPS for word in words):
+            return None
+
+        def shortens(name: str | None) -> bool:
+            known = MATCHING(name or "").split()
+            return len(known) > len(words) and known[-1] == words[-1] and set(words) <= set(known)
+
+        for earlier in reversed(self.readings):
+            if earlier.camp is not None and not earlier.inherited and shortens(earlier.speaker):
+                return earlier
+        # A name the article gave in full without its bearer speaking: a bare surname is no
+        # entry of the list, as it names others too («الحريري» is also Saad Hariri).
+        for statement in reversed(self.candidates):
+            for candidate in reversed(statement):
+                if candidate.kind == "person" and shortens(candidate.actor):
+                    return Reading(actor=candidate.actor, camp=candidate.camp,
+                                   kind=candidate.kind)
+        return None
 
     @staticmethod
     def _linked(reading: Reading, candidate: _Candidate) -> Reading:

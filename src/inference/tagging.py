@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from src.models.layout import TAGGER_TASK as TAGGER_FOLDER
+from src.text.speaker_words import word_spans
 from src.text.tagged import Span, Tagged
 
 SPEAKER, CUE = "SPEAKER", "CUE"
@@ -27,6 +28,17 @@ def without_spaces(span: Span, text: str) -> Span:
     return replace(span, start=start, end=max(start, span.end - len(piece) + len(piece.rstrip())))
 
 
+def to_words(span: Span, text: str) -> Span:
+    """``span`` as the whole words it touches, without their punctuation: the
+    guidelines' spans are whole words (714 of the 717 real train and dev speaker spans), and a
+    tagger that tags some of a word's pieces («ال|غضبان») would otherwise miss by a letter."""
+    touched = [(start, end) for start, end in word_spans(text)
+               if start < span.end and span.start < end]
+    if not touched:
+        return span
+    return replace(span, start=touched[0][0], end=touched[-1][1])
+
+
 def joined(groups: list[dict], text: str) -> list[tuple[str, Span]]:
     """The pipeline's groups with neighbours of one entity merged when only white space parts
     them: "simple" aggregation starts a new group at every B- tag, and a word-piece tagged B-
@@ -34,8 +46,8 @@ def joined(groups: list[dict], text: str) -> list[tuple[str, Span]]:
     merged: list[tuple[str, Span, int]] = []
     for group in groups:
         entity = group["entity_group"]
-        span = without_spaces(Span(int(group["start"]), int(group["end"]),
-                                   float(group["score"])), text)
+        span = to_words(without_spaces(Span(int(group["start"]), int(group["end"]),
+                                            float(group["score"])), text), text)
         if merged and merged[-1][0] == entity and not text[merged[-1][1].end:span.start].strip():
             _, last, pieces = merged[-1]
             score = (last.score * pieces + span.score) / (pieces + 1)

@@ -20,7 +20,7 @@ import yaml
 
 from src.data.paths import DATA_DIR
 from src.data.schema import STANCES
-from src.text.letters import CLOSING_QUOTES, OPENING_QUOTES, QUOTATION, QUOTE_MARKS, TATWEEL
+from src.text.letters import CLOSING_QUOTES, OPENING_QUOTES, QUOTATION, QUOTE_MARKS
 from src.text.normalization import ArabicNormalizer, VisibleText
 
 ACTORS_FILE = DATA_DIR / "actors.yaml"
@@ -172,11 +172,12 @@ class ActorList:
         return cls(actors)
 
     def mentions(self, text: str) -> list[tuple[int, int, Actor]]:
-        """Non-overlapping actor mentions as (start, end, actor) in original-text offsets;
-        normalisation keeps offsets because it only removes marks, which we keep in place, and
-        the invisible characters are left out before it, then put back (VisibleText)."""
+        """Non-overlapping actor mentions as (start, end, actor) in original-text offsets.
+        Matching reads the text folded as the names are, without the characters folding
+        removes (diacritics, tatweel; «هيثم منّاع» is «هيثم مناع») and without the invisible
+        ones (VisibleText); each match is mapped back to the text as written."""
         visible = VisibleText.of(text)
-        folded = _fold_keeping_offsets(visible.text)
+        folded, origins = _fold_keeping_origins(visible.text)
         taken = [False] * len(folded)
         found = []
         for name, actor in self._names:
@@ -188,7 +189,8 @@ class ActorList:
                 start, end = match.span(1)
                 if not any(taken[start:end]):
                     taken[start:end] = [True] * (end - start)
-                    found.append((*visible.original(start, end), actor))
+                    found.append((*visible.original(origins[start], origins[end - 1] + 1),
+                                  actor))
         return sorted(found, key=lambda item: item[0])
 
 
@@ -205,17 +207,23 @@ def _mention_pattern(name: str) -> re.Pattern:
                       rf"(?![^\s{CLOSING_QUOTES}).,،؛:!؟?])")
 
 
-def _fold_keeping_offsets(text: str) -> str:
-    """MATCHING applied character by character, with removed characters replaced by a
-    placeholder that matching skips, so that offsets into ``text`` stay valid."""
-    return "".join(map(_fold_char, text))
+def _fold_keeping_origins(text: str) -> tuple[str, list[int]]:
+    """MATCHING applied character by character, without the characters it removes, and the
+    offset into ``text`` of each character kept."""
+    folded, origins = [], []
+    for i, char in enumerate(text):
+        mapped = _fold_char(char)
+        if mapped:
+            folded.append(mapped)
+            origins.append(i)
+    return "".join(folded), origins
 
 
 @functools.cache
 def _fold_char(char: str) -> str:
     # Cached: the normaliser's full pipeline on every character was most of attribution's time.
     mapped = MATCHING(char)
-    return mapped if len(mapped) == 1 else TATWEEL if not mapped else mapped[0]
+    return mapped[:1]
 
 
 class Attributor:

@@ -19,6 +19,7 @@ from src.text.letters import ARABIC_LETTER, OPENING_QUOTES
 from src.text.normalization import VisibleText
 from src.text.speaker_words import (
     ADJECTIVES,
+    COMPLEMENTISERS,
     NOT_SUBJECTS,
     PUNCTUATION,
     QUALIFIERS,
@@ -72,6 +73,9 @@ class RuleSpans:
             if is_relay_verb(text[cue[0]:cue[1]]) or (
                     after and bare_verb(text[after[0][0]:after[0][1]]) == "نقلا"):
                 span = self._relayed(text, after) or span
+            elif (span is not None and span[0] >= cue[1] and after
+                  and MATCHING(text[after[0][0]:after[0][1]]) in COMPLEMENTISERS):
+                span = None  # «وأكد أن الولايات المتحدة ...»: the speaker is carried over
             else:
                 named = None
                 if after and (span is None or span[0] != after[0][0]):

@@ -64,6 +64,10 @@ NOT_SUBJECTS = _folded(
     "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد", "الليلة", "الماضي",
     "السابق", "الأول", "الثاني", "هذا", "هذه", "ذلك", "الذي", "التي", "بشدة", "مجددا",
     "لاحقا", "سابقا", "بدوره", "بدورها", "ردا")
+# The «أنّ» that opens reported content: a name after it is the content's, not the speaker
+# («وأكد أن الولايات المتحدة لم تنسق»).
+COMPLEMENTISERS = _folded("إن", "أن", "ان", "بأن", "وإن", "وأن", "إنه", "أنه", "بأنه", "إنها",
+                          "أنها", "بأنها")
 # What may follow a definite role word and still be part of it: «المتحدث باسم ...».
 QUALIFIERS = _folded("باسم", "ذاته", "ذاتها", "نفسه", "نفسها")
 ADJECTIVES = _folded("العام", "العامة", "الأعلى", "الخاص", "الخاصة", "الأول", "المعارض",
@@ -72,6 +76,30 @@ ADJECTIVES = _folded("العام", "العامة", "الأعلى", "الخاص",
 TITLES = _folded("رئيس", "وزير", "نائب", "ناطق", "متحدث", "مدير", "قائد", "سفير", "مندوب",
                  "مبعوث", "أمين", "مستشار", "مستشارة", "زعيم", "عضو", "ممثل", "منسق", "محافظ")
 RANKS = ATTRIBUTOR_RANKS | _folded("المشير", "الأدميرال")
+# Nationality adjectives (masculine singular) of the states and blocs outside the three camps
+# (GUIDELINES §2.3, §8.6): a role qualified by one is that state's («مسؤولون أميركيون»,
+# «وزارة الداخلية الكويتية», «وزير الخارجية القطري»), whichever bare Syrian institution name
+# («وزارة الداخلية») or earlier speaker («وزير الخارجية» after Lavrov) it would match. Syrian
+# is either side, so it decides nothing.
+FOREIGN = _folded(
+    "أمريكي", "أميركي", "بريطاني", "فرنسي", "ألماني", "إيطالي", "إسباني", "هولندي", "بلجيكي",
+    "سويدي", "نرويجي", "دنماركي", "نمساوي", "سويسري", "يوناني", "بولندي", "كندي", "أسترالي",
+    "أوروبي", "غربي", "أممي", "تركي", "إيراني", "إسرائيلي", "لبناني", "عراقي", "أردني", "مصري",
+    "سعودي", "قطري", "كويتي", "إماراتي", "بحريني", "عماني", "يمني", "تونسي", "جزائري", "مغربي",
+    "ليبي", "سوداني", "صيني", "ياباني", "هندي", "باكستاني", "أفغاني", "كردي")
+# Broken plurals of some of them: «المسؤولين الأتراك».
+FOREIGN_PLURALS = _folded("أمريكان", "أميركان", "أتراك", "أكراد", "إيرانيين")
+# Russian is the Russian state's only for its officials and institutions: «خبراء روس» is none
+# (§8.6).
+RUSSIAN = _folded("روسي", "روس")
+# Heads that make a phrase a role or an institution, which a nationality qualifies; a bare
+# name with a nisba («أبو عمر المصري») is left to the list.
+INSTITUTIONS = _folded("سلطات", "قوات", "شرطة", "استخبارات", "إعلام", "داخلية", "دفاع",
+                       "دبلوماسي", "دبلوماسيون", "دبلوماسيين", "حكومة", "جيش", "طيران", "وسائل",
+                       "مواقع")
+OFFICIALS = ROLES | TITLES | UNNAMED | INSTITUTIONS
+# The adjective that makes a role the opposition's, in each gender and number.
+OPPOSING = _folded("معارض", "معارضة", "معارضون", "معارضين", "معارضتان")
 
 
 def stem(word: str) -> str:
@@ -183,3 +211,54 @@ def word_spans(text: str) -> list[tuple[int, int]]:
         if start < end:
             spans.append((start, end))
     return spans
+
+
+def _nationality(word: str) -> str:
+    """A nationality adjective in any gender and number, as its masculine singular («الأميركية»,
+    «أميركيون», «الأميركيين» → «اميركي»)."""
+    word = stem(word)
+    if word in FOREIGN_PLURALS:
+        return word
+    for ending in ("يون", "يين", "يان", "يه", "يتان", "يتين"):
+        if word.endswith(ending):
+            return word[:-len(ending)] + "ي"
+    return word
+
+
+def nationality_camp(phrase: str) -> str | None:
+    """The camp of a role or institution that a nationality adjective qualifies: ``none`` for a
+    state outside the three camps (its experts and activists too) and for Russian experts,
+    ``russia`` for a Russian official or institution. A Syrian role takes the camp its other
+    adjective names: opposition («مصدر ثان معارض», «مواقع سورية معارضة»), or regime for the
+    government's («وسائل إعلام حكومية», «وسائل إعلام سورية رسمية»; «رسمية» alone is any
+    state's, Tunisia's agency too). None otherwise."""
+    words = MATCHING(phrase).split()
+    nationalities = {_nationality(word) for word in words}
+    heads = {stem(word) for word in words} | nationalities
+    heads |= {head.removesuffix("ه") for head in heads}  # feminine titles: «الناطقة»
+    official = bool(heads & OFFICIALS)
+    role = bool(heads & (OFFICIALS | BROKEN_PLURALS | SINGULAR_HEADS))
+    if "سوري" not in nationalities:
+        if nationalities & (FOREIGN | FOREIGN_PLURALS):
+            return "none" if role else None
+        if nationalities & RUSSIAN:
+            return "russia" if official else ("none" if role else None)
+    if not role or len(words) < 2:
+        return None
+    if any(stem(word) in OPPOSING for word in words[1:]):
+        return "opposition"
+    if "حكومي" in nationalities or {"رسمي", "سوري"} <= nationalities:
+        return "regime"
+    return None
+
+
+def title_camp(text: str, start: int) -> str | None:
+    """:func:`nationality_camp` of the title right before a name («وزير الخارجية الأميركي»
+    before «جون كيري»): its nationality adjective is the last word before the name, ranks and
+    quotes aside."""
+    words = text[:start].split()
+    while words and MATCHING(words[-1].strip(QUOTES)) in RANKS:
+        words.pop()
+    if not words or _nationality(words[-1]) not in FOREIGN | FOREIGN_PLURALS | RUSSIAN:
+        return None
+    return nationality_camp(" ".join(words[-4:]))
