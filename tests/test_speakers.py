@@ -241,6 +241,16 @@ def test_inheritance_policies(actors, policy, speaker):
         assert readings[2].camp == "opposition"
 
 
+def test_a_cue_after_a_topic_phrase_continues_the_speaker(actors):
+    readings = read(actors, [
+        ("وقال لافروف إن الحل سياسي", "لافروف", "وقال"),
+        ("وعن الحل العسكري، قال: «لا حل عسكريا»", None, "قال"),
+        ("وفي دمشق قال إن الطريق آمن", None, "قال"),  # a place, not a topic
+    ])
+    assert readings[1].inherited and readings[1].camp == "russia"
+    assert readings[2].speaker is None
+
+
 def test_a_plural_continuation_inherits_the_group(actors):
     readings = read(actors, [
         ("وقال وزراء خارجية روسيا وإيران وتركيا إن الحل سياسي",

@@ -28,6 +28,9 @@ def _folded(*words: str) -> frozenset[str]:
 # Words that may stand before an opening continuation verb: «كما أضاف», «وكان أكد».
 OPENERS = _folded("كما", "ثم", "لكن", "لكنه", "لكنها", "ولكن", "ولكنه", "ولكنها", "وكان",
                   "وكانت", "كان", "كانت", "وقد", "قد", "فيما", "بينما")
+# A topic phrase before the cue keeps it the statement's first clause: «وعن الحل العسكري، قال:»,
+# «وحول أهداف قيادة الائتلاف ... أشار إلى أن» continue the previous speaker.
+TOPICS = _folded("وعن", "وحول", "وبشأن", "وبخصوص", "عن", "حول", "بشأن", "بخصوص")
 NOT_VERBS = frozenset((*ACCORDING_TO, *STATEMENT_NOUNS, "نقلا", "وفقا"))
 VERB_STEMS = frozenset(SPEECH_VERBS)
 RELAY_VERBS = ("نقل", "ينقل", "اورد", "يورد")
@@ -185,10 +188,12 @@ def is_relay(text: str, cue: tuple[int, int] | None) -> bool:
 
 
 def opens(text: str, cue: tuple[int, int]) -> bool:
-    """Whether ``cue`` opens the statement, alone or after a connective («كما», «وكان»)."""
+    """Whether ``cue`` opens the statement, alone, after a connective («كما», «وكان») or after a
+    topic phrase («وعن الحل العسكري، قال»)."""
     # A mark of direction alone between spaces is no word before the cue.
     before = INVISIBLE.sub("", text[:cue[0]]).split()
-    return not before or (len(before) == 1 and MATCHING(before[0]) in OPENERS)
+    return (not before or (len(before) == 1 and MATCHING(before[0]) in OPENERS)
+            or MATCHING(before[0]) in TOPICS)
 
 
 def inside_quote(text: str, position: int) -> bool:
