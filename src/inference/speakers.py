@@ -29,12 +29,14 @@ from src.text.attribution import MATCHING, Actor, ActorList
 from src.text.rule_spans import RuleSpans
 from src.text.speaker_words import (
     ADJECTIVES,
+    APPOSITION,
     COMPLEMENTISERS,
     COUNTS,
     DOCUMENTS,
     FEMININE,
     GROUPS,
     MASCULINE,
+    PLACE_WORDS,
     PLURAL,
     PUNCTUATION,
     QUOTES,
@@ -77,10 +79,8 @@ POLICIES = ("never", "previous", "agree")
 # the tagger's spans can, and agreement is the guidelines' rule (seed-15 «وتابعت» skips the
 # masculine «البيان» for «المعارضة»).
 INHERIT = "agree"
-PLACE_WORDS = frozenset(map(MATCHING, ("في", "لدى", "إلى", "من", "ريف", "بريف", "مدينة", "بمدينة")))
-# An apposition after a name («وهو قائد في ...», «أحد قادة ...»), read up to the statement's
-# «إن» or the next comma, at most APPOSED_WORDS words.
-APPOSITION = frozenset(map(MATCHING, ("وهو", "وهي", "أحد", "إحدى")))
+# An apposition after a name is read up to the statement's «إن», the next comma, or this many
+# words.
 APPOSED_WORDS = 10
 TITLE_WORDS = 3  # words before a mention that may hold its title («المتحدث باسم الكرملين»)
 
@@ -250,11 +250,14 @@ class Article:
         الجنوب) التابع للجيش السوري الحر», «سيد سيف، من كتائب الشهيد أحمد عبده،»."""
         after = text[span[1]:].lstrip()
         words = after.lstrip("،,").split()
+        if not words:
+            return None
+        opener = MATCHING(words[0])
         # After a comma only a role or «من» opens an apposition: «بحسب المرصد، تطرقت» is
         # the content.
-        if not words or not (MATCHING(words[0]) in APPOSITION or (
-                after[:1] in ("،", ",") and (MATCHING(words[0]) == "من"
-                                              or stem(words[0]) in TITLES | SINGULAR_HEADS))):
+        after_comma = after[:1] in ("،", ",") and (
+            opener == "من" or stem(words[0]) in TITLES | SINGULAR_HEADS)
+        if opener not in APPOSITION and not after_comma:
             return None
         clause = []
         for word in words[:APPOSED_WORDS]:
@@ -276,8 +279,7 @@ class Article:
         words = [word for word in words if word and word not in SKIPPED]
         named = self._named_earlier(reading.speaker)
         if named is not None:
-            return replace(reading, actor=named.actor, camp=named.camp, kind=named.kind,
-                           resolution="context")
+            return self._linked(reading, named)
         if (words and words[0] in GROUPS) or any(word in COUNTS for word in words[1:]):
             first = next((c for statement in self.candidates for c in statement
                           if c.actor is not None), None)
@@ -302,7 +304,7 @@ class Article:
                                    kind=previous.kind, resolution="context")
         return replace(reading, unresolved=_why_unresolved(reading.speaker, words))
 
-    def _named_earlier(self, phrase: str) -> Reading | None:
+    def _named_earlier(self, phrase: str) -> Reading | _Candidate | None:
         """The earlier speaker that a shorter mention of a name continues («تونر» after
         «مارك تونر», GUIDELINES §8.1): every word of ``phrase`` in the earlier phrase, the last
         one last. A role is resolved by its words instead."""
@@ -322,12 +324,11 @@ class Article:
         for statement in reversed(self.candidates):
             for candidate in reversed(statement):
                 if candidate.kind == "person" and shortens(candidate.actor):
-                    return Reading(actor=candidate.actor, camp=candidate.camp,
-                                   kind=candidate.kind)
+                    return candidate
         return None
 
     @staticmethod
-    def _linked(reading: Reading, candidate: _Candidate) -> Reading:
+    def _linked(reading: Reading, candidate: Reading | _Candidate) -> Reading:
         return replace(reading, actor=candidate.actor, camp=candidate.camp, kind=candidate.kind,
                        resolution="context")
 

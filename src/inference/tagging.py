@@ -28,12 +28,12 @@ def without_spaces(span: Span, text: str) -> Span:
     return replace(span, start=start, end=max(start, span.end - len(piece) + len(piece.rstrip())))
 
 
-def to_words(span: Span, text: str) -> Span:
-    """``span`` as the whole words it touches, without their punctuation: the
-    guidelines' spans are whole words (714 of the 717 real train and dev speaker spans), and a
-    tagger that tags some of a word's pieces («ال|غضبان») would otherwise miss by a letter."""
-    touched = [(start, end) for start, end in word_spans(text)
-               if start < span.end and span.start < end]
+def to_words(span: Span, words: list[tuple[int, int]]) -> Span:
+    """``span`` as the whole ``words`` (a statement's :func:`word_spans`) it touches, without
+    their punctuation: the guidelines' spans are whole words (714 of the 717 real train and dev
+    speaker spans), and a tagger that tags some of a word's pieces («ال|غضبان») would otherwise
+    miss by a letter."""
+    touched = [(start, end) for start, end in words if start < span.end and span.start < end]
     if not touched:
         return span
     return replace(span, start=touched[0][0], end=touched[-1][1])
@@ -44,10 +44,11 @@ def joined(groups: list[dict], text: str) -> list[tuple[str, Span]]:
     them: "simple" aggregation starts a new group at every B- tag, and a word-piece tagged B-
     inside a name («ديمتري بيس|كوف») would otherwise cut it in two."""
     merged: list[tuple[str, Span, int]] = []
+    words = word_spans(text)
     for group in groups:
         entity = group["entity_group"]
         span = to_words(without_spaces(Span(int(group["start"]), int(group["end"]),
-                                            float(group["score"])), text), text)
+                                            float(group["score"])), text), words)
         if merged and merged[-1][0] == entity and not text[merged[-1][1].end:span.start].strip():
             _, last, pieces = merged[-1]
             score = (last.score * pieces + span.score) / (pieces + 1)
