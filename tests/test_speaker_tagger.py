@@ -391,3 +391,46 @@ def test_me5_small_builds_a_token_head_with_frozen_word_embeddings(tmp_path):
     assert type(model).__name__ == "BertForTokenClassification" and tokenizer.is_fast
     assert model.config.id2label == dict(enumerate(BIO_LABELS))
     assert not model.get_input_embeddings().weight.requires_grad
+
+
+def groups_at(text: str, *found: tuple[str, str, float]) -> list[dict]:
+    """Pipeline groups of (entity, phrase, score), each at the phrase's first occurrence."""
+    return [{"entity_group": entity, "start": text.index(phrase),
+             "end": text.index(phrase) + len(phrase), "score": score}
+            for entity, phrase, score in found]
+
+
+def said(text: str, span: Span | None) -> str | None:
+    return None if span is None else text[span.start:span.end]
+
+
+@pytest.mark.parametrize(("text", "speaker", "kept"), [
+    ("وفككت اسبانيا في الاشهر الاخيرة عدة خلايا", "اسبانيا", False),
+    ("استقبلت المستشارة الألمانية الرئيس الروسي فلاديمير بوتين", "فلاديمير بوتين", False),
+    ("لافروف: لا حل عسكريا في سوريا", "لافروف", True),
+    ("الأسد في خطابه أمس: الحديث عن حل سياسي", "الأسد", True),
+    ("اعلنت وزارة الداخلية توقيف رجل", "وزارة الداخلية", True),  # a cue the tagger missed
+])
+def test_a_speaker_without_a_cue_needs_a_headline_colon_or_a_speech_word(text, speaker, kept):
+    found = best_spans(groups_at(text, (SPEAKER, speaker, 0.8)), text)
+    assert said(text, found.speaker) == (speaker if kept else None)
+
+
+def test_a_speaker_in_the_content_of_the_cue_is_set_aside():
+    text = "وأضافت الوكالة أن جيش الإسلام سلم كميات كبيرة من الأسلحة"
+    groups = groups_at(text, (CUE, "وأضافت", 0.8), (SPEAKER, "الوكالة", 0.8),
+                       (SPEAKER, "الإسلام", 0.9))
+    assert said(text, best_spans(groups, text).speaker) == "الوكالة"
+
+
+@pytest.mark.parametrize(("text", "tagged", "speaker"), [
+    ("اعلنت وزارة الداخلية الاسبانية توقيف رجل", "وزارة الداخلية", "وزارة الداخلية الاسبانية"),
+    ("وأوردت سانا نقلا عن المصدر ذاته أن", "المصدر", "المصدر ذاته"),
+    ("وقال تلفزيون حزب الله الموالي لدمشق، إن المرحلة انتهت", "لدمشق", "تلفزيون حزب الله"),
+    ("ونقلت صحيفة الوطن المقربة من الحكومة أن", "الحكومة", "صحيفة الوطن"),
+    ("وقال الجيش السوري، إن", "الجيش", "الجيش السوري"),
+])
+def test_a_tagged_speaker_is_read_as_the_guidelines_phrase(text, tagged, speaker):
+    cue = text.split()[0]
+    found = best_spans(groups_at(text, (CUE, cue, 0.9), (SPEAKER, tagged, 0.8)), text)
+    assert said(text, found.speaker) == speaker

@@ -280,6 +280,16 @@ def test_a_name_after_the_complementiser_is_the_content(actors):
     assert readings[1].inherited and readings[1].camp == "russia"
 
 
+def test_a_tagger_cue_that_opens_nothing_takes_the_rules_speaker(actors):
+    texts = ["وفي دمشق، نقلت سانا عن مصدر عسكري أن الدفاعات تصدت للصواريخ",
+             "وأضاف أن الهجوم فشل"]
+    found = [tagged(texts[0], cue="نقلت"), tagged(texts[1], cue="وأضاف")]
+    readings = Speakers(actors, lambda texts: found)(texts)
+    assert readings[0].speaker == "مصدر عسكري" and readings[0].cue == "نقلت"
+    # an opening cue continues the earlier speaker instead of taking the rules' reading
+    assert readings[1].inherited and readings[1].speaker == "مصدر عسكري"
+
+
 @pytest.mark.parametrize(("camp", "model", "mode", "expected"), [
     ("russia", "regime", "combined", ("russia", "actor")),
     ("none", "regime", "combined", ("none", "actor")),

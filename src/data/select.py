@@ -135,9 +135,9 @@ def segment(articles: Iterable[Article], actors) -> None:
 def _cue(text: str, speaker_span: list[int] | None) -> list[int] | None:
     """The speech verb nearest the speaker: the rule attributor finds the pair, not the verb's
     place, so the nearest trigger word is the best pre-annotation it allows."""
-    from src.text.attribution import _is_trigger, _words
+    from src.text.attribution import _words, is_trigger
 
-    triggers = [(start, end) for start, end, word in _words(text) if _is_trigger(word)]
+    triggers = [(start, end) for start, end, word in _words(text) if is_trigger(word)]
     if not triggers:
         return None
     anchor = speaker_span[0] if speaker_span else 0

@@ -5,7 +5,8 @@ An article is read statement by statement:
 1. **Spans.** A learned speaker tagger (``src.inference.tagging.SpeakerTagger``, or any callable
    from texts to ``Tagged``) or, when there is none, the rule attributor
    (``src.text.rule_spans``) gives each statement at most one speaker span and one cue span, as
-   offsets into the statement.
+   offsets into the statement. Where the tagger finds a cue that does not open its statement
+   but no speaker, the rule attributor's speaker stands in.
 2. **Context.** A statement with no speaker span of its own whose cue opens it («وأضاف»,
    «وتابعت», «وأكدوا») continues an earlier speaker (``INHERIT``; GUIDELINES rule 8, §8.2).
 3. **Linking.** The phrase is looked up in the actor list (longest normalised match); of a joint
@@ -390,11 +391,17 @@ class Speakers:
                              f"{', '.join(POLICIES)}")
         self.actors = actors
         self.spans = RuleSpans(actors) if tagger is None else tagger
+        self.backoff = None if tagger is None else RuleSpans(actors)
         self.policy = policy
 
     def __call__(self, texts: list[str]) -> list[Reading]:
         """One reading per statement of one article, ``texts`` in article order."""
-        return self.read(texts, self.spans(list(texts)))
+        texts = list(texts)
+        tagged = self.spans(texts)
+        if self.backoff is not None:
+            tagged = [_backed_off(text, found, rule) for text, found, rule
+                      in zip(texts, tagged, self.backoff(texts), strict=True)]
+        return self.read(texts, tagged)
 
     def read(self, texts: list[str], tagged: list[Tagged]) -> list[Reading]:
         """Readings of one article from spans found by any source (gold spans included)."""
@@ -409,6 +416,16 @@ class Speakers:
                            or Reading(cue=_cut(text, cue), cue_span=cue))
             readings.append(article.add(text, reading))
         return readings
+
+
+def _backed_off(text: str, found: Tagged, rule: Tagged) -> Tagged:
+    """A tagger's cue with no speaker that does not open its statement continues no one, so it
+    has a speaker the tagger missed: the rule attributor's, when the rules find one
+    («نقلت وكالة الأنباء السورية الرسمية “سانا”، الجمعة، أن ...»)."""
+    if (found.speaker is not None or found.cue is None or rule.speaker is None
+            or rule.cue is None or opens(text, (found.cue.start, found.cue.end))):
+        return found
+    return replace(found, speaker=rule.speaker)
 
 
 def _offsets(span: Span | None) -> tuple[int, int] | None:

@@ -114,7 +114,9 @@ def verb_gender(word: str) -> bool | None:
     return VERB_FORMS.get(_bare(word))
 
 
-def _is_trigger(word: str) -> bool:
+def is_trigger(word: str) -> bool:
+    """Whether a folded word without its punctuation ties content to a speaker: a speech verb,
+    «بحسب»/«وفق», or a statement noun («بيان»)."""
     bare = _bare(word)
     return (verb_gender(word) is not None or bare in ACCORDING_TO
             or bare.lstrip("ب") in STATEMENT_NOUNS or word in STATEMENT_NOUNS)
@@ -251,7 +253,7 @@ class Attributor:
                     if not any(q_start <= start < q_end for q_start, q_end in quoted)]
         opening = None  # a continuation verb with no subject and no earlier speaker to agree
         for index, (start, end, word) in enumerate(words):
-            if not _is_trigger(word) or any(q0 <= start < q1 for q0, q1 in quoted):
+            if not is_trigger(word) or any(q0 <= start < q1 for q0, q1 in quoted):
                 continue
             cue = _trimmed(text, start, end)
             subject = self._subject(text, words, index, mentions)
