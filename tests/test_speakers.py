@@ -541,10 +541,10 @@ def test_predict_with_a_tiny_trained_tagger(stance_run, tmp_path, capsys):
                         label2id={label: i for i, label in enumerate(BIO_LABELS)},
                         finetuning_task="speaker")  # what the run-folder contract reads
     model = BertForTokenClassification(config)
-    with torch.no_grad():  # every token inside a speaker span: one span per statement
+    with torch.no_grad():  # every token inside a cue span: one span per statement
         model.classifier.weight.zero_()
         model.classifier.bias.zero_()
-        model.classifier.bias[BIO_LABELS.index("I-SPEAKER")] = 5.0
+        model.classifier.bias[BIO_LABELS.index("I-CUE")] = 5.0
     model.save_pretrained(run / "speaker")
     tokenizer.save_pretrained(run / "speaker")
     path = tmp_path / "article.txt"
@@ -552,8 +552,10 @@ def test_predict_with_a_tiny_trained_tagger(stance_run, tmp_path, capsys):
     code, out, err = run_predict(capsys, path, "--run-dir", run, "--format", "jsonl")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
-    assert len(rows) == 3 and all(row["speaker_start"] is not None for row in rows)
-    assert all(ARTICLE[r["speaker_start"]:r["speaker_end"]] == r["speaker"] for r in rows)
+    assert len(rows) == 3 and all(row["cue_start"] is not None for row in rows)
+    assert all(ARTICLE[r["cue_start"]:r["cue_end"]] == r["cue"] for r in rows)
+    # a cue that opens its statement continues an earlier speaker, and there is none
+    assert all(row["speaker"] is None for row in rows)
 
 
 def test_evaluate_reports_the_speaker_section(stance_run, tmp_path, monkeypatch, write_jsonl):
