@@ -398,9 +398,12 @@ class Speakers:
         """One reading per statement of one article, ``texts`` in article order."""
         texts = list(texts)
         tagged = self.spans(texts)
-        if self.backoff is not None:
-            tagged = [_backed_off(text, found, rule) for text, found, rule
-                      in zip(texts, tagged, self.backoff(texts), strict=True)]
+        missing = [_misses_speaker(text, found) for text, found in zip(texts, tagged, strict=True)]
+        if self.backoff is not None and any(missing):
+            # The rules read the whole article, in order, as their back-references need.
+            tagged = [replace(found, speaker=rule.speaker) if miss and rule.cue is not None
+                      else found for found, rule, miss
+                      in zip(tagged, self.backoff(texts), missing, strict=True)]
         return self.read(texts, tagged)
 
     def read(self, texts: list[str], tagged: list[Tagged]) -> list[Reading]:
@@ -418,14 +421,12 @@ class Speakers:
         return readings
 
 
-def _backed_off(text: str, found: Tagged, rule: Tagged) -> Tagged:
-    """A tagger's cue with no speaker that does not open its statement continues no one, so it
-    has a speaker the tagger missed: the rule attributor's, when the rules find one
-    («نقلت وكالة الأنباء السورية الرسمية “سانا”، الجمعة، أن ...»)."""
-    if (found.speaker is not None or found.cue is None or rule.speaker is None
-            or rule.cue is None or opens(text, (found.cue.start, found.cue.end))):
-        return found
-    return replace(found, speaker=rule.speaker)
+def _misses_speaker(text: str, found: Tagged) -> bool:
+    """Whether a statement has a cue that does not open it, so continues no one, and no speaker:
+    the tagger missed one, and the rule attributor's stands in («نقلت وكالة الأنباء السورية
+    الرسمية “سانا”، الجمعة، أن ...»)."""
+    return (found.speaker is None and found.cue is not None
+            and not opens(text, (found.cue.start, found.cue.end)))
 
 
 def _offsets(span: Span | None) -> tuple[int, int] | None:

@@ -11,6 +11,7 @@ content or one with neither cue nor headline colon no speaker).
 from __future__ import annotations
 
 from dataclasses import replace
+from operator import attrgetter
 from pathlib import Path
 
 from src.models.layout import TAGGER_TASK as TAGGER_FOLDER
@@ -69,6 +70,7 @@ def joined(groups: list[dict], text: str, words: list[tuple[int, int]]
     return [(entity, span) for entity, span, _ in merged]
 
 
+SCORE = attrgetter("score")
 HEAD_WORDS = 5  # the longest speaker phrase taken back from an affiliation («الموالي لدمشق»)
 
 
@@ -106,8 +108,10 @@ def unaffiliated(span: Span, cue: Span | None, text: str, words: list[tuple[int,
     if index is None:
         return span
     folded = _folded_words(text, words)
-    for at in (index, index - 1, index - 2):
-        if at < 0 or folded[at] not in AFFILIATIONS or (at < index - 1 and folded[at + 1] != "من"):
+    # the span's first word, the word before it, or the one before «من» («المقربة من الحكومة»)
+    places = [index, index - 1, *([index - 2] if index > 0 and folded[index - 1] == "من" else [])]
+    for at in places:
+        if at < 0 or folded[at] not in AFFILIATIONS:
             continue
         phrase = [word for word in words[:at] if word[0] >= cue.end]
         if 0 < len(phrase) <= HEAD_WORDS:
@@ -121,18 +125,14 @@ def best_spans(groups: list[dict], text: str) -> Tagged:
     ``unaffiliated``); without a cue, only a speaker that ``speaks_uncued``."""
     words = word_spans(text)
     found = joined(groups, text, words)
-    cue = max((span for entity, span in found if entity == CUE), key=_score, default=None)
+    cue = max((span for entity, span in found if entity == CUE), key=SCORE, default=None)
     speakers = [span for entity, span in found if entity == SPEAKER]
     if cue is not None:
         speakers = [span for span in speakers if not in_content(text, cue, span, words)] or speakers
-    speaker = max(speakers, key=_score, default=None)
+    speaker = max(speakers, key=SCORE, default=None)
     if speaker is None or (cue is None and not speaks_uncued(text, (speaker.start, speaker.end))):
         return Tagged(None, cue)
     return Tagged(grown(unaffiliated(speaker, cue, text, words), text, words), cue)
-
-
-def _score(span: Span) -> float:
-    return span.score
 
 
 class SpeakerTagger:

@@ -109,6 +109,7 @@ FOREIGN_PLURALS = _folded("أمريكان", "أميركان", "أتراك", "أ�
 # Russian is the Russian state's only for its officials and institutions: «خبراء روس» is none
 # (§8.6).
 RUSSIAN = _folded("روسي", "روس")
+NATIONS = FOREIGN | FOREIGN_PLURALS | RUSSIAN
 # Heads that make a phrase a role or an institution, which a nationality qualifies; a bare
 # name with a nisba («أبو عمر المصري») is left to the list.
 INSTITUTIONS = _folded("سلطات", "قوات", "شرطة", "استخبارات", "إعلام", "داخلية", "دفاع",
@@ -225,7 +226,7 @@ def speaks_uncued(text: str, span: tuple[int, int]) -> bool:
     بوتين»)."""
     start, end = span
     after = re.findall(r"\S+", text[end:])
-    if ":" in " ".join(after[:HEADLINE_WORDS]) or text[end:end + 1] == ":":
+    if ":" in " ".join(after[:HEADLINE_WORDS]):
         return True
     near = text[:start].split()[-CUE_WORDS:] + after[:CUE_WORDS]
     return any(is_trigger(MATCHING(word).strip(PUNCTUATION)) for word in near)
@@ -267,7 +268,7 @@ def _nationality(word: str) -> str:
 
 def is_nationality(word: str) -> bool:
     """Whether ``word`` is a nationality adjective («الاسبانية», «الروسي», «السوري»)."""
-    return _nationality(word) in FOREIGN | FOREIGN_PLURALS | RUSSIAN | {"سوري"}
+    return _nationality(word) in NATIONS | {"سوري"}
 
 
 def nationality_camp(phrase: str) -> str | None:
@@ -304,6 +305,6 @@ def title_camp(text: str, start: int) -> str | None:
     words = text[:start].split()
     while words and MATCHING(words[-1].strip(QUOTES)) in RANKS:
         words.pop()
-    if not words or _nationality(words[-1]) not in FOREIGN | FOREIGN_PLURALS | RUSSIAN:
+    if not words or _nationality(words[-1]) not in NATIONS:
         return None
     return nationality_camp(" ".join(words[-4:]))
