@@ -1,6 +1,6 @@
 import pytest
 
-from src.data import validate
+from src.data import build, validate
 from src.data.build import (
     CARD,
     assign_splits,
@@ -52,6 +52,25 @@ def test_relabels_keep_splits_and_only_new_groups_are_drawn(built):
     # Without the pins a relabel redraws the stratified folds: what the pins protect against.
     redrawn = {r["id"]: r["split"] for r in assign_splits(flipped)}
     assert redrawn != fresh
+
+
+def test_new_groups_can_all_go_to_one_split_and_the_pinned_ones_stay(built):
+    new = [dict(record(), id=f"new-{i}", text=f"نص جديد رقم {i} للتجربة", family=None,
+                derived_from=None, source="authored") for i in range(40)]
+    rebuilt = {r["id"]: r["split"]
+               for r in assign_splits(load_annotations() + new, pinned_splits(), "train")}
+    assert all(rebuilt[r["id"]] == r["split"] for r in built)
+    assert {rebuilt[f"new-{i}"] for i in range(40)} == {"train"}
+
+
+def test_build_refuses_to_reshuffle_and_place_new_groups_at_once(capsys):
+    before = {split: path.read_bytes() for split, path in SPLIT_FILES.items()}
+    with pytest.raises(SystemExit) as exit_:
+        build.main(["--reshuffle", "--new-groups", "train"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "not allowed with argument" in err
+    assert "Traceback" not in err
+    assert {split: path.read_bytes() for split, path in SPLIT_FILES.items()} == before
 
 
 def test_data_card_counts_are_current(built):

@@ -10,7 +10,9 @@ group goes to test; the authored statements are split 70/15/15 and the real arti
 
 Splits are versioned: a group keeps the split it has in the current files, so a relabel or a new
 statement never moves a record between train and test; only new groups are drawn, towards the
-shares. ``--reshuffle`` draws every group afresh (a new major version). The result depends only
+shares. ``--new-groups train`` puts every new group in one split instead: a round of annotation
+that only adds training data leaves dev and test, and every figure measured on them, as they
+were. ``--reshuffle`` draws every group afresh (a new major version). The result depends only
 on the annotations, the current files and ``SEED``.
 """
 
@@ -84,15 +86,19 @@ def pinned_splits() -> dict[str, str]:
             for record in read_jsonl(path)}
 
 
-def assign_splits(records: list[dict], pinned: dict[str, str] | None = None) -> list[dict]:
+def assign_splits(records: list[dict], pinned: dict[str, str] | None = None,
+                  new_split: str | None = None) -> list[dict]:
     """Copies of ``records`` with ``group`` and ``split`` set, in the schema's field order.
-    Groups in ``pinned`` keep their split; the others are drawn in stratified group folds."""
+    Groups in ``pinned`` keep their split; the others go to ``new_split``, or without it are
+    drawn in stratified group folds."""
     stories = story_groups(records)
     groups = [stories.get(r.get("article_id"), group_of(r)) if r["source"] == "real"
               else group_of(r) for r in records]
     # Every seed group goes to test, whatever the current files say.
     fixed = {**(pinned or {}), **{r["id"]: "test" for r in records if r["source"] == "seed"}}
     split_of = {i: fixed[group] for i, group in enumerate(groups) if group in fixed}
+    if new_split is not None:
+        split_of.update({i: new_split for i in range(len(records)) if i not in split_of})
     # Real and written statements are drawn apart, so that each has its own dev and test.
     for real, shares in ((False, SHARES), (True, REAL_SHARES)):
         members = [i for i, r in enumerate(records) if (r["source"] == "real") == real]
@@ -214,12 +220,17 @@ def real_markdown(records: list[dict], annotations: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m src.data.build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reshuffle", action="store_true",
-                        help="draw every group's split afresh instead of keeping the current ones")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--reshuffle", action="store_true",
+                     help="draw every group's split afresh instead of keeping the current ones")
+    how.add_argument("--new-groups", choices=SPLITS, metavar="SPLIT",
+                     help="put every group the current files lack in SPLIT (train, dev or "
+                          "test) instead of drawing it")
     args = parser.parse_args(argv)
     try:
         annotations = load_annotations()
-        records = assign_splits(annotations, {} if args.reshuffle else pinned_splits())
+        records = assign_splits(annotations, {} if args.reshuffle else pinned_splits(),
+                                args.new_groups)
     except DataError as err:
         print(err, file=sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from src.text.attribution import MATCHING
 from src.text.speaker_words import (
     AFFILIATIONS,
     COMPLEMENTISERS,
+    LEADING_TITLES,
     SAMENESS,
     is_nationality,
     speaks_uncued,
@@ -98,6 +99,18 @@ def grown(span: Span, text: str, words: list[tuple[int, int]]) -> Span:
     return span
 
 
+def untitled(span: Span, text: str, words: list[tuple[int, int]]) -> Span:
+    """``span`` without the ranks and honorifics that open it («معالي وزير الخارجية» →
+    «وزير الخارجية»), as long as a word is left that is not a nationality adjective
+    («الجنرال الروسي» stays)."""
+    inside = [word for word in words if span.start <= word[0] and word[1] <= span.end]
+    while (len(inside) > 1 and MATCHING(text[slice(*inside[0])]) in LEADING_TITLES
+           and not is_nationality(text[slice(*inside[1])])):
+        inside = inside[1:]
+        span = replace(span, start=inside[0][0])
+    return span
+
+
 def unaffiliated(span: Span, cue: Span | None, text: str, words: list[tuple[int, int]]) -> Span:
     """The speaker phrase of a span that names only a patron («وقال تلفزيون حزب الله الموالي
     لدمشق» tagged at «لدمشق»): the words between the cue and the affiliation word, when the
@@ -122,7 +135,7 @@ def unaffiliated(span: Span, cue: Span | None, text: str, words: list[tuple[int,
 def best_spans(groups: list[dict], text: str) -> Tagged:
     """The most confident cue among the pipeline's aggregated groups for ``text``, and the most
     confident speaker not in that cue's content, read as the guidelines' phrase (``grown``,
-    ``unaffiliated``); without a cue, only a speaker that ``speaks_uncued``."""
+    ``untitled``, ``unaffiliated``); without a cue, only a speaker that ``speaks_uncued``."""
     words = word_spans(text)
     found = joined(groups, text, words)
     cue = max((span for entity, span in found if entity == CUE), key=SCORE, default=None)
@@ -132,7 +145,8 @@ def best_spans(groups: list[dict], text: str) -> Tagged:
     speaker = max(speakers, key=SCORE, default=None)
     if speaker is None or (cue is None and not speaks_uncued(text, (speaker.start, speaker.end))):
         return Tagged(None, cue)
-    return Tagged(grown(unaffiliated(speaker, cue, text, words), text, words), cue)
+    return Tagged(grown(untitled(unaffiliated(speaker, cue, text, words), text, words), text,
+                        words), cue)
 
 
 class SpeakerTagger:

@@ -93,6 +93,11 @@ ADJECTIVES = _folded("العام", "العامة", "الأعلى", "الخاص",
 TITLES = _folded("رئيس", "وزير", "نائب", "ناطق", "متحدث", "مدير", "قائد", "سفير", "مندوب",
                  "مبعوث", "أمين", "مستشار", "مستشارة", "زعيم", "عضو", "ممثل", "منسق", "محافظ")
 RANKS = ATTRIBUTOR_RANKS | _folded("المشير", "الأدميرال")
+# Words before a name that the guidelines' speaker phrase leaves out (§4: «اللواء فيكتور
+# كوبتشيشين» → «فيكتور كوبتشيشين»): ranks and honorifics, 20 of the 21 real train and dev speaker
+# spans that one opens or precedes leave it out. «السفير» and «الفريق» ("the team") also head a
+# phrase with no name after them («السفير الروسي», «الفريق الطبي»).
+LEADING_TITLES = (RANKS - _folded("السفير", "الفريق")) | _folded("معالي", "سمو", "فخامة", "سماحة")
 # Nationality adjectives (masculine singular) of the states and blocs outside the three camps
 # (GUIDELINES §2.3, §8.6): a role qualified by one is that state's («مسؤولون أميركيون»,
 # «وزارة الداخلية الكويتية», «وزير الخارجية القطري»), whichever bare Syrian institution name
