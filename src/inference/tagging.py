@@ -104,11 +104,12 @@ def untitled(span: Span, text: str, words: list[tuple[int, int]]) -> Span:
     «وزير الخارجية»), as long as a word is left that is not a nationality adjective
     («الجنرال الروسي» stays)."""
     inside = [word for word in words if span.start <= word[0] and word[1] <= span.end]
-    while (len(inside) > 1 and MATCHING(text[slice(*inside[0])]) in LEADING_TITLES
-           and not is_nationality(text[slice(*inside[1])])):
-        inside = inside[1:]
-        span = replace(span, start=inside[0][0])
-    return span
+    folded = _folded_words(text, inside)
+    first = 0
+    while (first + 1 < len(inside) and folded[first] in LEADING_TITLES
+           and not is_nationality(text[slice(*inside[first + 1])])):
+        first += 1
+    return replace(span, start=inside[first][0]) if first else span
 
 
 def unaffiliated(span: Span, cue: Span | None, text: str, words: list[tuple[int, int]]) -> Span:
@@ -145,8 +146,8 @@ def best_spans(groups: list[dict], text: str) -> Tagged:
     speaker = max(speakers, key=SCORE, default=None)
     if speaker is None or (cue is None and not speaks_uncued(text, (speaker.start, speaker.end))):
         return Tagged(None, cue)
-    return Tagged(grown(untitled(unaffiliated(speaker, cue, text, words), text, words), text,
-                        words), cue)
+    speaker = untitled(unaffiliated(speaker, cue, text, words), text, words)
+    return Tagged(grown(speaker, text, words), cue)
 
 
 class SpeakerTagger:
