@@ -12,11 +12,16 @@ from hydra import compose, initialize_config_dir
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_EVALUATE_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+# make test runs one pytest-xdist worker a core: each worker, and what it spawns, takes its share
+# of the cores, not all of them (torch reads this when it is first imported).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 # A fresh datasets cache: a folder loaded by name is cached by name, so edits would go unseen.
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="qawl-datasets-")
 
-from src.core.config import CONFIG_DIR
-from src.core.paths import PROJECT_ROOT
+from src.core.config import CONFIG_DIR  # noqa: E402 (after the environment above)
+from src.core.paths import PROJECT_ROOT  # noqa: E402
 
 # The tiny model on a slice of the data: seconds per task.
 SMOKE = ("model=tiny", "trainer=cpu_smoke", "data.max_samples=96")

@@ -70,6 +70,32 @@ def test_select_chooses_whole_articles_and_writes_span_pre_annotations(pool, tmp
     assert "chose 1 of 2 articles" in capsys.readouterr().err
 
 
+def test_select_sets_aside_articles_that_near_duplicate_the_dataset(pool, tmp_path,
+                                                                   write_jsonl):
+    # An agency's copy of opp-1's first statement, without its full stop, is already in the dataset.
+    copy = "قال الائتلاف الوطني السوري إن القصف مستمر على الغوطة"
+    dataset = write_jsonl("train.jsonl", [record(text=copy, article_id="old-7", split="train"),
+                                          record(text="وقال المتحدث إن الوضع هادئ.")])
+    out = tmp_path / "round"
+    assert select_main([str(pool), "--n-articles", "2", "--dataset", str(dataset),
+                        "-o", str(out)]) == 0
+    selection = json.loads((out / "selection.json").read_text())
+    assert [a["article_id"] for a in selection["articles"]] == ["rus-1"]
+    assert list(selection["set_aside"]) == ["opp-1"]
+    assert selection["set_aside"]["opp-1"].startswith(
+        "shares near-identical statements with old-7 (train, Jaccard 0.")
+
+
+def test_select_names_the_dataset_line_without_a_text(pool, tmp_path, write_jsonl):
+    dataset = write_jsonl("train.jsonl", [record(), {"id": "x", "stance": "none"}])
+    out = tmp_path / "round"
+    done = run_module("-m", "src.data.select", str(pool), "--dataset", str(dataset),
+                      "-o", str(out))
+    assert done.returncode == 2
+    assert done.stderr == f"error: {dataset}:2: expected a string 'text'\n"
+    assert not out.exists()
+
+
 def test_select_refuses_a_folder_that_is_not_empty(pool, tmp_path):
     out = tmp_path / "round"
     out.mkdir()

@@ -16,6 +16,10 @@ that adds most to
 * the model's uncertainty (active learning: one minus the mean top stance probability),
 * the spread, by a penalty on outlets, corpora and months already well represented.
 
+An article that shares a near-identical statement with the dataset (``--dataset``, the
+project's splits by default) is set aside before the choice: agencies' copies of one story
+would bring nothing new to train, and would put a test statement's twin in train.
+
 OUT receives ``tasks.json`` (Label Studio import tasks: stance and sentiment as scored
 choices, the speaker and the speech verb as ``speaker`` and ``cue`` span labels),
 ``statements.jsonl`` (the same, one statement a line, for annotating outside Label Studio) and
@@ -38,6 +42,8 @@ from pathlib import Path
 from src.core.errors import USAGE, error, reported
 from src.data.io import DataError, read_numbered_jsonl, write_jsonl
 from src.data.labelstudio import to_tasks
+from src.data.neardup import near_duplicates_across
+from src.data.paths import SPLIT_FILES
 from src.data.real import find_phrase
 from src.data.schema import STANCES
 from src.text.segmentation import split_statements
@@ -164,6 +170,29 @@ def prescore(articles: list[Article], run: Path) -> str:
     return str(run)
 
 
+def set_aside_near_duplicates(articles: list[Article], dataset: list[Path]
+                              ) -> tuple[list[Article], dict[str, str]]:
+    """The articles with no statement near-identical to one of the ``dataset`` files, and why
+    each other one was set aside (its first such statement's dataset article and split)."""
+    known = [(number, record, path) for path in dataset
+             for number, record in read_numbered_jsonl(path)]
+    for number, record, path in known:
+        if not isinstance(record.get("text"), str):
+            raise DataError(f"{path}:{number}: expected a string 'text'")
+    statements = [(article, s["text"]) for article in articles for s in article.statements]
+    pairs = near_duplicates_across([text for _, text in statements],
+                                   [record["text"] for _, record, _ in known])
+    reasons: dict[str, str] = {}
+    for i, j, score in sorted(pairs):
+        article, (_, record, path) = statements[i][0], known[j]
+        if article.id not in reasons:
+            twin = record.get("article_id") or record.get("id") or f"line {known[j][0]}"
+            split = record.get("split") or path.stem
+            reasons[article.id] = (f"shares near-identical statements with {twin} ({split}, "
+                                   f"Jaccard {score:.2f})")
+    return [a for a in articles if a.id not in reasons], reasons
+
+
 def choose(articles: list[Article], n: int, targets: dict[str, int]) -> list[dict]:
     """Greedy choice of ``n`` articles; each entry says what the article brought."""
     outlets = Counter(a.outlet for a in articles)
@@ -236,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, required=True, help="folder to write")
     parser.add_argument("--exclude", type=Path, action="append", default=[],
                         help="selection.json of an earlier round: its articles are not chosen")
+    parser.add_argument("--dataset", type=Path, action="append", metavar="JSONL",
+                        help="dataset file whose near-duplicates are set aside (repeatable; "
+                             "default: the project's train, dev and test splits)")
     parser.add_argument("--camp-targets", type=parse_camp_targets, default=CAMP_TARGETS,
                         metavar="CAMP=N,...")
     parser.add_argument("--categories", default=",".join(CATEGORIES),
@@ -258,9 +290,12 @@ def main(argv: list[str] | None = None) -> int:
                     if a.id not in excluded and (a.corpus == "local" or a.category in categories)]
         segment(articles, ActorList.load())
         articles = [a for a in articles if MIN_STATEMENTS <= len(a.statements) <= MAX_STATEMENTS]
+        dataset = args.dataset or [path for path in SPLIT_FILES.values() if path.exists()]
+        articles, set_aside = set_aside_near_duplicates(articles, dataset)
         if not articles:
             raise DataError(f"{args.pool}: no article with {MIN_STATEMENTS}-{MAX_STATEMENTS} "
-                            "statements to choose from")
+                            f"statements to choose from ({len(set_aside)} set aside as "
+                            "near-duplicates of the dataset)")
         model_version = prescore(articles, args.model) if args.model else None
         chosen = choose(articles, args.n_articles, args.camp_targets)
     except (OSError, json.JSONDecodeError, KeyError) as err:
@@ -273,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         encoding="utf-8")
     write_jsonl(args.output / "statements.jsonl", statements)
     summary = {"pool": str(args.pool), "model": model_version, "candidates": len(articles),
-               "camp_targets": args.camp_targets, "articles": chosen}
+               "camp_targets": args.camp_targets, "articles": chosen,
+               "set_aside": set_aside}
     (args.output / "selection.json").write_text(
         json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     camps = Counter()
@@ -281,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         camps.update(entry["camps"])
     print(f"chose {len(chosen)} of {len(articles)} articles, {len(statements)} statements "
           f"({', '.join(f'{c} {camps[c]}' for c in args.camp_targets)} attributed), "
-          f"from {len({e['outlet'] for e in chosen})} outlets; wrote {args.output}",
+          f"from {len({e['outlet'] for e in chosen})} outlets; {len(set_aside)} set aside as "
+          f"near-duplicates of the dataset; wrote {args.output}",
           file=sys.stderr)
     return 0
 
