@@ -15,7 +15,7 @@ from src.data.real import find_phrase, merge
 from src.data.schema import LABELS
 from src.data.select import main as select_main
 from src.data.validate import Row, find_problems, measure_targets
-from tests.conftest import record, run_module
+from tests.conftest import command, record, run_module
 
 ARTICLES = [
     {"id": "opp-1", "corpus": "ANT v2.1", "source": "BBC", "category": "middleEast",
@@ -86,11 +86,10 @@ def test_select_sets_aside_articles_that_near_duplicate_the_dataset(pool, tmp_pa
         "shares near-identical statements with old-7 (train, Jaccard 0.")
 
 
-def test_select_names_the_dataset_line_without_a_text(pool, tmp_path, write_jsonl):
+def test_select_names_the_dataset_line_without_a_text(pool, tmp_path, write_jsonl, capsys):
     dataset = write_jsonl("train.jsonl", [record(), {"id": "x", "stance": "none"}])
     out = tmp_path / "round"
-    done = run_module("-m", "src.data.select", str(pool), "--dataset", str(dataset),
-                      "-o", str(out))
+    done = command(capsys, select_main, str(pool), "--dataset", str(dataset), "-o", str(out))
     assert done.returncode == 2
     assert done.stderr == f"error: {dataset}:2: expected a string 'text'\n"
     assert not out.exists()

@@ -11,6 +11,23 @@ NGRAM = 5
 THRESHOLD = 0.8
 
 
+def _grams(texts: Sequence[str]):
+    """Each text's set of character 5-grams as a binary row, and each set's size."""
+    # analyzer="char" keeps spaces inside n-grams, as the definition asks; no lowercasing in Arabic.
+    vectorizer = CountVectorizer(analyzer="char", ngram_range=(NGRAM, NGRAM), binary=True,
+                                 lowercase=False)
+    grams = vectorizer.fit_transform(texts).astype(np.int32)
+    return grams, np.asarray(grams.sum(axis=1)).ravel()
+
+
+def _kept(rows, cols, inter, row_sizes, col_sizes, threshold: float
+          ) -> list[tuple[int, int, float]]:
+    jaccard = inter / (row_sizes[rows] + col_sizes[cols] - inter)
+    keep = jaccard >= threshold
+    return list(zip(rows[keep].tolist(), cols[keep].tolist(), jaccard[keep].tolist(),
+                    strict=True))
+
+
 def near_duplicate_pairs(
     texts: Sequence[str], threshold: float = THRESHOLD
 ) -> list[tuple[int, int, float]]:
@@ -18,17 +35,11 @@ def near_duplicate_pairs(
     or more, most similar first. Sparse products keep this fast for tens of thousands of texts."""
     if len(texts) < 2:
         return []
-    # analyzer="char" keeps spaces inside n-grams, as the definition asks; no lowercasing in Arabic.
-    vectorizer = CountVectorizer(analyzer="char", ngram_range=(NGRAM, NGRAM), binary=True,
-                                 lowercase=False)
-    grams = vectorizer.fit_transform(texts).astype(np.int32)
-    sizes = np.asarray(grams.sum(axis=1)).ravel()
+    grams, sizes = _grams(texts)
     shared = (grams @ grams.T).tocoo()
     upper = shared.row < shared.col
-    rows, cols, inter = shared.row[upper], shared.col[upper], shared.data[upper]
-    jaccard = inter / (sizes[rows] + sizes[cols] - inter)
-    keep = jaccard >= threshold
-    found = zip(rows[keep].tolist(), cols[keep].tolist(), jaccard[keep].tolist(), strict=True)
+    found = _kept(shared.row[upper], shared.col[upper], shared.data[upper], sizes, sizes,
+                  threshold)
     return sorted(found, key=lambda pair: -pair[2])
 
 
@@ -48,20 +59,10 @@ def near_duplicates_across(
     all with all, would not fit in memory."""
     if not texts or not reference:
         return []
-    vectorizer = CountVectorizer(analyzer="char", ngram_range=(NGRAM, NGRAM), binary=True,
-                                 lowercase=False)
-    known = vectorizer.fit_transform(reference).astype(np.int32)
-    known_sizes = np.asarray(known.sum(axis=1)).ravel()
-    grams_of = vectorizer.build_analyzer()
+    grams, sizes = _grams([*texts, *reference])
+    known, known_sizes = grams[len(texts):], sizes[len(texts):]
     found = []
     for first in range(0, len(texts), chunk):
-        batch = texts[first:first + chunk]
-        # A 5-gram the reference lacks adds to the size of the text's set, not to any overlap.
-        sizes = np.array([len(set(grams_of(text))) for text in batch])
-        shared = (vectorizer.transform(batch).astype(np.int32) @ known.T).tocoo()
-        rows, cols, inter = shared.row, shared.col, shared.data
-        jaccard = inter / (sizes[rows] + known_sizes[cols] - inter)
-        keep = jaccard >= threshold
-        found += zip((rows[keep] + first).tolist(), cols[keep].tolist(), jaccard[keep].tolist(),
-                     strict=True)
+        shared = (grams[first:min(first + chunk, len(texts))] @ known.T).tocoo()
+        found += _kept(shared.row + first, shared.col, shared.data, sizes, known_sizes, threshold)
     return sorted(found, key=lambda pair: -pair[2])
