@@ -12,11 +12,14 @@ Each row: file, index, start/end character offsets into the input, text; who spe
 (src.inference.speakers): speaker, speaker_start/speaker_end (offsets into the input; null when
 no speaker is named in the statement, as for an inherited one), actor (the actor list's name),
 camp, cue, cue_start/cue_end, resolution (list, nationality, context, relay or inherited; null
-when unresolved); quote;
-stance, stance_source (actor: the resolved speaker's camp; model: the stance model's label),
-stance_score (the model's probability; null when the actor decided), sentiment,
+when unresolved); clutter (true for a line that is not the article's text: a related-story
+teaser, a byline, a link line; it has no speaker); quote;
+stance, stance_source (actor: the resolved speaker's camp; model: the stance model's label;
+clutter: none, for a line the run's clutter detector flags as web clutter), stance_score (the
+model's probability; null when the actor or clutter decided), sentiment,
 sentiment_score (and every label's probability with --all-scores). Speaker spans come from the
-run's speaker tagger (RUN/speaker/) when it has one, from the rule attributor otherwise.
+run's speaker tagger (RUN/speaker/) when it has one, from the rule attributor otherwise;
+clutter from the run's clutter detector (RUN/clutter/, task=clutter), false without one.
 Problems with an input file are reported on stderr and the other files are still processed; the
 exit code is then 2.
 """

@@ -19,6 +19,8 @@ from omegaconf import DictConfig, OmegaConf
 from src.core.config import CONFIG_DIR
 from src.core.errors import ModelError, reported
 from src.data.io import DataError
+from src.inference.clutter import CLUTTER_TASK
+from src.models.clutter import fit_clutter
 from src.models.fitting import METRICS_FILE, FitContext
 from src.models.layout import RUN_CONFIG
 from src.models.recipe import BertRecipe, check_training_args
@@ -31,10 +33,16 @@ from src.models.speaker_tagger import (
 )
 
 CLASSIFIED = ("stance", "sentiment")
+# The tasks that learn from the real articles' annotation rather than a label column.
+ARTICLE_TASKS = (SPEAKER_TASK, CLUTTER_TASK)
+# "all" is what any labelled data trains; the clutter detector needs whole real articles with
+# their clutter marked, so it is asked for by name (task=clutter, resume=true adds it to a run).
 TASKS = {"both": CLASSIFIED, "all": (*CLASSIFIED, SPEAKER_TASK), "stance": ("stance",),
-         "sentiment": ("sentiment",), SPEAKER_TASK: (SPEAKER_TASK,)}
+         "sentiment": ("sentiment",), SPEAKER_TASK: (SPEAKER_TASK,),
+         CLUTTER_TASK: (CLUTTER_TASK,)}
 # Each task's dev score that the command line prints and a sweeper optimises.
-HEADLINES = {SPEAKER_TASK: ("speaker_exact_f1", "speaker exact-F1")}
+HEADLINES = {SPEAKER_TASK: ("speaker_exact_f1", "speaker exact-F1"),
+             CLUTTER_TASK: ("clutter_f1", "clutter F1")}
 CLASSIFIER_HEADLINE = ("macro_f1", "macro-F1")
 SPLITS = ("dev", "test")
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
@@ -56,14 +64,14 @@ if not OmegaConf.has_resolver("record_subdir"):
 
 def tasks_of(cfg: DictConfig, available: list[str]) -> tuple[str, ...]:
     """The tasks to fit, given the label columns the data has: ``both`` and ``all`` take
-    whichever of stance and sentiment it has. The speaker task's columns are checked apart, by
-    :func:`annotated_splits`."""
+    whichever of stance and sentiment it has. The columns of the speaker and clutter tasks are
+    checked apart, by :func:`annotated_splits`."""
     if cfg.task not in TASKS:
         raise DataError(f"task={cfg.task}: expected one of {', '.join(TASKS)}")
     wanted = TASKS[cfg.task]
     if cfg.task in ("both", "all"):
-        wanted = tuple(t for t in wanted if t in available or t == SPEAKER_TASK)
-    missing = [task for task in wanted if task not in available and task != SPEAKER_TASK]
+        wanted = tuple(t for t in wanted if t in available or t in ARTICLE_TASKS)
+    missing = [task for task in wanted if task not in available and task not in ARTICLE_TASKS]
     if missing or not wanted:
         raise DataError(f"the data has no {', '.join(missing) or 'label'} column "
                         f"(it has {', '.join(available) or 'none'}); set task= or "
@@ -229,7 +237,9 @@ def train(cfg: DictConfig) -> dict:
     if SPEAKER_TASK in tasks:
         # Before any task trains: task=all should not fail once the classifiers are done.
         check_can_tag(recipe, cfg.model._target_)
-        data_of[SPEAKER_TASK] = annotated_splits(data, files)
+    if any(task in ARTICLE_TASKS for task in tasks):
+        real = annotated_splits(data, files)
+        data_of.update({task: real for task in tasks if task in ARTICLE_TASKS})
     if isinstance(recipe, BertRecipe):
         check_training_args(cfg.trainer.args)
     if is_main_process() and not cfg.resume:
@@ -246,8 +256,12 @@ def train(cfg: DictConfig) -> dict:
                          checkpoint_dir=run_dir / "checkpoints" / task, resume=cfg.resume,
                          speaker_input=speaker_input if task == "stance" else SpeakerInput(),
                          neutral_labels=cfg.data.get("neutral_labels"))
-        metrics[task] = (fit_speaker_tagger(recipe, ctx) if task == SPEAKER_TASK
-                         else recipe.fit(ctx))
+        if task == SPEAKER_TASK:
+            metrics[task] = fit_speaker_tagger(recipe, ctx)
+        elif task == CLUTTER_TASK:
+            metrics[task] = fit_clutter(ctx, files)
+        else:
+            metrics[task] = recipe.fit(ctx)
     if is_main_process():
         run_metrics = run_dir / METRICS_FILE
         # A resumed run of fewer tasks keeps the others' results.

@@ -301,6 +301,16 @@ def test_decide(camp, model, mode, expected):
     assert decide(camp, model, mode) == expected
 
 
+@pytest.mark.parametrize(("camp", "model", "mode", "expected"), [
+    (None, "regime", "combined", ("none", "clutter")),
+    ("russia", "regime", "combined", ("none", "clutter")),
+    (None, "regime", "model", ("regime", "model")),
+    (None, None, "combined", (None, None)),
+])
+def test_clutter_is_none_in_the_combined_decision(camp, model, mode, expected):
+    assert decide(camp, model, mode, clutter=True) == expected
+
+
 def test_the_actor_never_disagrees_with_the_stance_it_decides(actors):
     records = [r for r in read_jsonl(SPLIT_FILES["dev"]) if r["source"] == "real"]
     articles = real_articles(records)

@@ -548,6 +548,7 @@ def speakers_section(cfg: DictConfig, run_dir: Path, data: EvaluationData, model
     """Speakers and the stance they decide on the real articles; each real row of
     ``predictions`` gains every source's reading."""
     from src.evaluation.speakers import evaluate_speakers, read_articles
+    from src.inference.clutter import clutter_of
     from src.inference.speakers import Speakers, decide, tagger_of
 
     readings = {"rules": data.rule_readings}
@@ -557,6 +558,15 @@ def speakers_section(cfg: DictConfig, run_dir: Path, data: EvaluationData, model
         readings["tagger"] = read_articles(Speakers(data.actors, tagger), data.texts,
                                            data.articles)
         sources["tagger"] = str(tagger.folder)
+    clutter = clutter_of(run_dir)
+    if clutter is not None:
+        # Beside each source, not instead of it: what the detector adds is measured.
+        spans_of = {"rules": None, "tagger": tagger}
+        for source in list(readings):
+            readings[f"{source} + clutter"] = read_articles(
+                Speakers(data.actors, spans_of[source], clutter=clutter), data.texts,
+                data.articles)
+        sources["clutter"] = f"the statements that {clutter.folder} flags have no speaker"
     labels = models["stance"].labels if "stance" in models else list(STANCES)
     actor_rule = data.actor_rule(labels)
     model = predicted.get("stance")
@@ -566,11 +576,12 @@ def speakers_section(cfg: DictConfig, run_dir: Path, data: EvaluationData, model
     for source, by_position in readings.items():
         for position, reading in by_position.items():
             stance, decided_by = decide(reading.camp,
-                                        None if model is None else labels[model[position]])
+                                        None if model is None else labels[model[position]],
+                                        clutter=reading.clutter)
             predictions[position][f"speaker_{source}"] = {
                 "speaker": reading.speaker, "actor": reading.actor, "camp": reading.camp,
-                "resolution": reading.resolution, "stance": stance,
-                "stance_source": decided_by}
+                "resolution": reading.resolution, "clutter": reading.clutter,
+                "stance": stance, "stance_source": decided_by}
     return {**result, "sources": sources}
 
 

@@ -165,7 +165,8 @@ def stance_systems(labels: list[str], positions: list[int], model: np.ndarray | 
         return systems
     systems = {"model": np.asarray([model[p] for p in positions]), **systems}
     for source, by_position in readings.items():
-        decided = [decide(by_position[p].camp, labels[model[p]])[0] for p in positions]
+        decided = [decide(by_position[p].camp, labels[model[p]],
+                          clutter=by_position[p].clutter)[0] for p in positions]
         systems[f"{source} + combined"] = np.asarray([labels.index(s) for s in decided])
     return systems
 

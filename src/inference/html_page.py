@@ -108,8 +108,8 @@ def _statement(text: str, start: int, end: int, row: dict) -> str:
 def _tooltip(row: dict) -> str:
     lines = [f"#{row['index']}"]
     if row["stance"] is not None:
-        decided = ("the speaker's camp" if row["stance_source"] == "actor" else
-                   f"model {row['stance_score']:.2f}")
+        decided = {"actor": "the speaker's camp", "clutter": "web clutter"}.get(
+            row["stance_source"]) or f"model {row['stance_score']:.2f}"
         lines.append(f"stance: {row['stance']} ({decided})")
     if row["sentiment"] is not None:
         lines.append(f"sentiment: {row['sentiment']} {row['sentiment_score']:.2f}")

@@ -458,16 +458,22 @@ def _load_onnx(folder: Path, backend: str, max_length: int | None) -> TaskModel:
                      trained_length=trained)
 
 
-def _load_sklearn(folder: Path) -> TaskModel:
+def trusted_skops(path: Path):
+    """The scikit-learn object in the skops file ``path``; raises ModelError when it holds a
+    type that skops does not trust by default."""
     import skops.io
 
-    path = folder / layout.SKOPS
     untrusted = skops.io.get_untrusted_types(file=path)
     if untrusted:
         raise ModelError(f"{path}: holds types that are not trusted by default "
                          f"({', '.join(untrusted)}); refusing to load it")
+    return skops.io.load(path, trusted=[])
+
+
+def _load_sklearn(folder: Path) -> TaskModel:
+    path = folder / layout.SKOPS
     task, labels = _labelled(folder)
-    pipeline = skops.io.load(path, trusted=[])
+    pipeline = trusted_skops(path)
     normalizer = ArabicNormalizer.load(folder)
     if layout.kind_of(folder) == "embeddings":
         return EmbeddingModel(folder=folder, task=task, labels=labels,

@@ -29,6 +29,7 @@ def speakers_for(run: Path, device: str | None, backend: str = "torch"):
     models are (default: cuda if available), the rule attributor otherwise; raises
     src.inference.loading.ModelError for a tagger that cannot be loaded. Only a tagger needs
     torch: the rule attributor keeps an onnx ``backend`` free of it."""
+    from src.inference.clutter import clutter_of
     from src.inference.speakers import Speakers, tagger_of
     from src.inference.tagging import SpeakerTagger
     from src.text.attribution import ActorList
@@ -41,7 +42,10 @@ def speakers_for(run: Path, device: str | None, backend: str = "torch"):
         torch_only = ("" if backend == "torch" else f", which runs on torch: --backend {backend} "
                       "covers the stance and sentiment models only")
         print(f"speakers from the tagger in {tagger.folder}{torch_only}", file=sys.stderr)
-    return Speakers(ActorList.load(), tagger)
+    clutter = clutter_of(run)
+    if clutter is not None:
+        print(f"web clutter from the detector in {clutter.folder}", file=sys.stderr)
+    return Speakers(ActorList.load(), tagger, clutter=clutter)
 
 
 def models_for(model: Path | None, device: str | None, max_length: int | None,
@@ -121,8 +125,8 @@ def rows_for(statements: list[Statement], models: dict, scores: dict, all_scores
         row["stance_source"] = None
         if "stance" in models:  # without a stance model there is no stance to print
             row["stance"], row["stance_source"] = decide(statement.camp, row["stance"],
-                                                         stance_mode)
-            if row["stance_source"] == "actor":
+                                                         stance_mode, statement.clutter)
+            if row["stance_source"] in ("actor", "clutter"):
                 row["stance_score"] = None
         yield {name: row[name] for name in (*FIELDS, *(f"{task}_scores" for task in models
                                                         if all_scores))}

@@ -16,7 +16,8 @@ An article is read statement by statement:
    «الوزير») from the actors named earlier, a group («الجانبان», «الطرفان») from the first actor
    the article names, an unnamed source («مصادر مطلعة») from the medium that relays it (§8.4).
 4. **Stance.** Attribution comes first (§2.1): a resolved camp is the stance, otherwise the
-   stance model's label stands (``decide``).
+   stance model's label stands (``decide``). Web clutter, when a detector flags it
+   (``src.inference.clutter``), has no speaker and is ``none`` (§8.8).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from src.text.speaker_words import (
 from src.text.tagged import Span, Tagged
 
 SpanSource = Callable[[list[str]], list[Tagged]]
+ClutterSource = Callable[[list[str]], list[bool]]
 
 # How a speaker's camp was found; an inherited speaker keeps its source's actor and camp.
 RESOLUTIONS = ("list", "nationality", "context", "relay", "inherited")
@@ -103,12 +105,16 @@ class Reading:
     resolution: str | None = None
     unresolved: str | None = None
     agreement: str | None = None
+    clutter: bool = False
 
 
-def decide(camp: str | None, model_stance: str | None, mode: str = "combined"
-           ) -> tuple[str | None, str | None]:
-    """The stance and what decided it: the resolved speaker's ``camp`` in the ``combined``
-    mode, else the model's label (None without a stance model)."""
+def decide(camp: str | None, model_stance: str | None, mode: str = "combined",
+           clutter: bool = False) -> tuple[str | None, str | None]:
+    """The stance and what decided it: in the ``combined`` mode, ``none`` for web clutter
+    (GUIDELINES §8.8) and the resolved speaker's ``camp``; else the model's label (None without
+    a stance model)."""
+    if mode == "combined" and model_stance is not None and clutter:
+        return "none", "clutter"
     if mode == "combined" and camp is not None:
         return camp, "actor"
     return model_stance, None if model_stance is None else "model"
@@ -382,10 +388,11 @@ def tagger_of(run: Path, device: str | None = None):
 
 class Speakers:
     """Reads articles: spans from ``tagger`` (default: the rule attributor), then context
-    (inheritance ``policy``) and linking."""
+    (inheritance ``policy``) and linking. With ``clutter`` (``src.inference.clutter``), the
+    statements it flags have no speaker and are no one's context."""
 
     def __init__(self, actors: ActorList, tagger: SpanSource | None = None,
-                 policy: str = INHERIT) -> None:
+                 policy: str = INHERIT, clutter: ClutterSource | None = None) -> None:
         if policy not in POLICIES:
             raise ValueError(f"inheritance policy {policy!r}: expected one of "
                              f"{', '.join(POLICIES)}")
@@ -393,6 +400,7 @@ class Speakers:
         self.spans = RuleSpans(actors) if tagger is None else tagger
         self.backoff = None if tagger is None else RuleSpans(actors)
         self.policy = policy
+        self.clutter = clutter
 
     def __call__(self, texts: list[str]) -> list[Reading]:
         """One reading per statement of one article, ``texts`` in article order."""
@@ -404,13 +412,19 @@ class Speakers:
             tagged = [replace(found, speaker=rule.speaker) if miss and rule.cue is not None
                       else found for found, rule, miss
                       in zip(tagged, self.backoff(texts), missing, strict=True)]
-        return self.read(texts, tagged)
+        return self.read(texts, tagged, None if self.clutter is None else self.clutter(texts))
 
-    def read(self, texts: list[str], tagged: list[Tagged]) -> list[Reading]:
-        """Readings of one article from spans found by any source (gold spans included)."""
+    def read(self, texts: list[str], tagged: list[Tagged], clutter: list[bool] | None = None
+             ) -> list[Reading]:
+        """Readings of one article from spans found by any source (gold spans included);
+        ``clutter`` marks the statements that are not the article's text."""
         article = Article(self.actors)
         readings = []
-        for text, found in zip(texts, tagged, strict=True):
+        for text, found, flagged in zip(texts, tagged, clutter or [False] * len(texts),
+                                        strict=True):
+            if flagged:
+                readings.append(Reading(clutter=True))
+                continue
             cue = _offsets(found.cue)
             if found.speaker is not None:
                 reading = article.link(text, _offsets(found.speaker), cue)

@@ -11,7 +11,7 @@ from src.core.errors import InputError
 # Read from each Statement as it is; the stance and sentiment columns follow them.
 STATEMENT_FIELDS = ("file", "index", "start", "end", "text", "speaker", "speaker_start",
                     "speaker_end", "actor", "camp", "cue", "cue_start", "cue_end", "resolution",
-                    "quote")
+                    "clutter", "quote")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class Statement:
     cue_start: int | None = None
     cue_end: int | None = None
     resolution: str | None = None
+    clutter: bool = False
 
 
 def read_text(name: str, encoding: str) -> str:
@@ -96,7 +97,7 @@ def find_statements(name: str, text: str, split, speakers) -> list[Statement]:
         statements.append(Statement(
             name, index, span.start, span.end, text.count("\n", 0, span.start) + 1, span.text,
             speaker, first_quote(span.text), *speaker_at, reading.actor, reading.camp,
-            cue, *cue_at, reading.resolution))
+            cue, *cue_at, reading.resolution, reading.clutter))
     return statements
 
 
